@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .accelerated import sample_li_accelerated_ode, sample_li_accelerated_sde
+from .accelerated import (
+    sample_li_accelerated_ode,
+    sample_li_accelerated_sde,
+    sample_randomized_midpoint,
+)
 from .basic import (
     sample_ddim,
     sample_ddpm,
@@ -138,6 +142,14 @@ SAMPLERS: dict[str, SamplerSpec] = {
         True,
         "Li et al. 2024, arXiv 2403.03852, accelerated SDE (TV O(1/T))",
     ),
+    "randomized_midpoint": SamplerSpec(
+        sample_randomized_midpoint,
+        _two_per_step,
+        _two_per_step,
+        1.5,
+        True,
+        "Gupta, Cai & Chen 2024, arXiv 2406.00924, randomized-midpoint predictor",
+    ),
 }
 
 
@@ -165,4 +177,5 @@ __all__ = [
     "sample_heun",
     "sample_li_accelerated_ode",
     "sample_li_accelerated_sde",
+    "sample_randomized_midpoint",
 ]

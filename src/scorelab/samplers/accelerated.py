@@ -30,7 +30,11 @@ import torch
 
 from ._common import batch_sigma, noise_like, prepare, report
 
-__all__ = ["sample_li_accelerated_ode", "sample_li_accelerated_sde"]
+__all__ = [
+    "sample_li_accelerated_ode",
+    "sample_li_accelerated_sde",
+    "sample_randomized_midpoint",
+]
 
 
 @torch.no_grad()
@@ -77,4 +81,38 @@ def sample_li_accelerated_sde(denoiser, x, sigmas, *, generator=None, callback=N
         score = (torch.sqrt(ab_s) * denoised - y_plus) / (1 - ab_s)
         y = (y_plus + (1 - a) * score) / torch.sqrt(a) + half * noise_like(x, generator)
         x = y / torch.sqrt(ab_t)
+    return x
+
+
+@torch.no_grad()
+def sample_randomized_midpoint(denoiser, x, sigmas, *, generator=None, callback=None):
+    """Randomized-midpoint probability-flow ODE sampler: the predictor of Gupta, Cai & Chen,
+    "Faster Diffusion Sampling with Randomized Midpoints" (arXiv 2406.00924), after Shen & Lee's
+    randomized midpoint method (NeurIPS 2019), written in σ-space. Their underdamped-Langevin
+    corrector step is not included.
+
+    The exact PF-ODE step from σ = s to σ = t (exponential-integrator form, λ = −log σ) is
+    x_t = (t/s) x_s + t ∫_{λ_s}^{λ_t} e^{λ} D(x_λ, e^{−λ}) dλ.
+    Drawing the midpoint level with density ∝ e^{λ} — i.e. 1/σ_u uniform on [1/s, 1/t] — makes
+    (1 − t/s) D(x_u, σ_u) an *unbiased* estimate of the integral term given the exact path. The
+    midpoint state comes from a DDIM (first-order exponential) step,
+    x_u = (σ_u/s) x_s + (1 − σ_u/s) D(x_s, s).
+    One uniform draw per step is shared by the batch (so the declared distinct levels are exact);
+    per chain this is the randomized-midpoint method. NFE = 2 per step (1 for a step to σ = 0,
+    which returns D(x_s, s)); distinct levels = 2K minus the final-zero step's midpoint.
+    The per-chain error is the randomized method's: O(h²) bias plus an O(h^{3/2}) zero-mean
+    fluctuation, so a single chain's law error has order 1.5 in the step size."""
+    x, sigmas = prepare(x, sigmas, generator)
+    for i in range(len(sigmas) - 1):
+        s, t = sigmas[i], sigmas[i + 1]
+        denoised = denoiser(x, batch_sigma(x, s))
+        report(callback, i, x, s, t, denoised)
+        if t == 0:
+            x = denoised
+            continue
+        u = torch.rand((), generator=generator, dtype=x.dtype, device=x.device)
+        sigma_mid = 1 / (1 / s + u * (1 / t - 1 / s))
+        x_mid = (sigma_mid / s) * x + (1 - sigma_mid / s) * denoised
+        denoised_mid = denoiser(x_mid, batch_sigma(x, sigma_mid))
+        x = (t / s) * x + (1 - t / s) * denoised_mid
     return x
