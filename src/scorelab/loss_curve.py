@@ -191,6 +191,20 @@ class LossCurve:
         return path
 
     @classmethod
+    def from_dict(cls, data: dict, *, source: str = "data") -> LossCurve:
+        """Inverse of :meth:`to_dict`."""
+        if data.get("format") != "scorelab.loss_curve/1":
+            raise ValueError(f"{source} is not a scorelab loss curve (format field)")
+        return cls(
+            np.array(data["sigma"]),
+            np.array(data["loss_x0"]),
+            None if data["stderr"] is None else np.array(data["stderr"]),
+            data["num_samples"],
+            data["reduction"],
+            data.get("metadata", {}),
+        )
+
+    @classmethod
     def load(cls, path: str | Path) -> LossCurve:
         """Read JSON written by :meth:`save`, or a two/three-column text file (σ, loss[, stderr])
         holding x0-MSE."""
@@ -199,17 +213,7 @@ class LossCurve:
             raise FileNotFoundError(f"loss curve file not found: {path}")
         text = path.read_text()
         if text.lstrip().startswith("{"):
-            data = json.loads(text)
-            if data.get("format") != "scorelab.loss_curve/1":
-                raise ValueError(f"{path} is not a scorelab loss curve (format field)")
-            return cls(
-                np.array(data["sigma"]),
-                np.array(data["loss_x0"]),
-                None if data["stderr"] is None else np.array(data["stderr"]),
-                data["num_samples"],
-                data["reduction"],
-                data.get("metadata", {}),
-            )
+            return cls.from_dict(json.loads(text), source=str(path))
         arr = np.loadtxt(path, delimiter="," if "," in text.splitlines()[-1] else None, ndmin=2)
         if arr.shape[1] not in (2, 3):
             raise ValueError(f"{path}: expected 2 or 3 columns (sigma, loss[, stderr])")

@@ -133,19 +133,12 @@ class Empirical(Discrete):
     def digits(cls, *, scale_to_unit: bool = True, split: str = "all", seed: int = 0) -> Empirical:
         """scikit-learn's bundled 8×8 digits (1797 images, shape (1, 8, 8)), pixel values mapped to
         [−1, 1] by default. ``split`` is ``"all"``, ``"train"`` (80 %) or ``"test"`` (20 %)."""
-        try:
+        from ..data import digits_split
+
+        if not scale_to_unit:
             from sklearn.datasets import load_digits
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "Empirical.digits needs scikit-learn (pip install scikit-learn)"
-            ) from err
-        images = load_digits().images.astype(np.float64)
-        if scale_to_unit:
-            images = images / 8.0 - 1.0
-        if split != "all":
-            if split not in ("train", "test"):
-                raise ValueError(f"split must be 'all', 'train' or 'test', got {split!r}")
-            perm = _rng(seed).permutation(len(images))
-            cut = int(0.8 * len(images))
-            images = images[perm[:cut] if split == "train" else perm[cut:]]
-        return cls(images[:, None, :, :])
+
+            if split != "all":
+                raise ValueError("unscaled digits are only available with split='all'")
+            return cls(load_digits().images.astype(np.float64)[:, None, :, :])
+        return cls(digits_split(split, seed=seed)[0])
