@@ -100,3 +100,27 @@ def test_demo_runs_and_prints_a_table():
     result = runner.invoke(app, ["demo", "--samples", "256", "--steps", "5"])
     assert result.exit_code == 0, result.output
     assert "atom TV" in result.output and "fit KL" in result.output
+
+
+def test_train_then_las_from_the_checkpoint(tmp_path):
+    ckpt = tmp_path / "ring.safetensors"
+    r = runner.invoke(
+        app, ["train", "--data", "ring8", "--tiny", "--steps", "120", "--out", str(ckpt)]
+    )
+    assert r.exit_code == 0, r.output
+    assert ckpt.is_file() and "loss curve at" in r.output
+    r = runner.invoke(app, ["schedule", "las", "--model", str(ckpt), "-k", "6", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    sig = np.array(out["sigmas"])
+    assert len(sig) == 7 and np.all(np.diff(sig) < 0) and out["loss_curve_source"] == "recorded"
+    r = runner.invoke(
+        app,
+        ["schedule", "las", "--model", str(ckpt), "-k", "4", "--measure", "--format", "json"],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["loss_curve_source"] == "measured"
+    r = runner.invoke(app, ["schedule", "las", "--model", str(tmp_path / "nope.safetensors")])
+    assert r.exit_code != 0 and "no checkpoint" in r.output
+    r = runner.invoke(app, ["train", "--data", "cifar", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "unknown data set 'cifar'" in r.output

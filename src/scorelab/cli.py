@@ -219,6 +219,12 @@ def schedule(
         help="built-in target: LAS uses its exact mmse (oracle-"
         "LAS); every schedule also reports its exact D",
     ),
+    model: str = typer.Option(
+        None, help="LAS: a scorelab checkpoint (`scorelab train`); uses its recorded loss curve"
+    ),
+    measure: bool = typer.Option(
+        False, help="LAS with --model: measure the loss curve on the held-out split instead"
+    ),
     smooth: float = typer.Option(0.0, help="LAS: smoothing width in log-SNR (0 = none)"),
     candidates: int = typer.Option(1000, help="LAS: number of candidate levels"),
     fmt: str = typer.Option("table", "--format", help="table | json | k-diffusion | diffusers"),
@@ -260,9 +266,23 @@ def schedule(
             from .loss_curve import LossCurve
             from .schedules import las_schedule, oracle_las
 
-            if (loss_curve is None) == (tgt is None):
-                _fail("las needs exactly one of --loss-curve FILE or --target NAME")
-            if loss_curve is not None:
+            if sum(a is not None for a in (loss_curve, tgt, model)) != 1:
+                _fail("las needs exactly one of --loss-curve FILE, --target NAME or --model CKPT")
+            if model is not None:
+                curve = _model_loss_curve(model, measure, lo, hi).monotone()
+                # default range: where the curve was observed (no extrapolation)
+                if sigma_min is None:
+                    lo = max(lo, float(curve.sigma[0]))
+                if sigma_max is None:
+                    hi = min(hi, float(curve.sigma[-1]))
+                if smooth > 0:
+                    curve = curve.smoothed(smooth).monotone()
+                sigmas = las_schedule(
+                    steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero
+                )
+                meta["model"] = model
+                meta["loss_curve_source"] = "measured" if measure else "recorded"
+            elif loss_curve is not None:
                 curve = LossCurve.load(loss_curve).monotone()
                 if smooth > 0:
                     curve = curve.smoothed(smooth).monotone()
@@ -307,6 +327,25 @@ def schedule(
             console.print(f"exact discretization term D = {d:.6g} nats on {target}")
     else:
         _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
+
+
+def _model_loss_curve(path: str, measure: bool, lo: float, hi: float):
+    """The loss curve of a checkpoint: recorded in training, or measured on held-out data."""
+    import numpy as np
+
+    from .data import load_dataset
+    from .loss_curve import measure_loss_curve
+    from .models import load_checkpoint
+
+    denoiser, meta = load_checkpoint(path)
+    if not measure:
+        if "loss_curve" not in meta:
+            raise ValueError(f"{path} has no recorded loss curve; use --measure")
+        return meta["loss_curve"]
+    data = torch.as_tensor(load_dataset(meta["info"]["config"]["data"], "test"))
+    return measure_loss_curve(
+        denoiser, data, np.geomspace(lo, hi, 64), samples_per_level=512, progress=True
+    )
 
 
 @app.command("loss-curve")

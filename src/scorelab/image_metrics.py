@@ -1,0 +1,128 @@
+"""Sample quality on the digits data: a Fréchet distance in the feature space of a small digits
+classifier, and classifier-based mode coverage.
+
+The classifier (:class:`DigitsClassifier`: MLP 64 → 256 → 64 → 10, features = the 64-unit
+penultimate layer after its ReLU) is trained on the digits *training* split only by
+``benchmarks/make_digits_classifier.py`` and shipped as ``scorelab/assets/digits_classifier
+.safetensors``; the script prints its held-out accuracy.
+
+* Fréchet distance (Heusel et al. 2017): FD = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2(Σ_a Σ_b)^{1/2}),
+  feature moments of the samples vs the training split; with finitely many samples FD is biased
+  upwards, so :func:`digits_quality` also reports the FD of the held-out test split (360 real
+  images) as the data floor.
+* Mode coverage: the classifier's predicted-class histogram of the samples vs the training label
+  frequencies — its total-variation distance, and the fraction of the 10 classes that receive at
+  least a quarter of their data share.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import linalg
+from torch import nn
+
+from ._validation import check_finite
+
+__all__ = ["DigitsClassifier", "digits_quality", "frechet_distance", "load_digits_classifier"]
+
+CLASSIFIER_FILE = "digits_classifier.safetensors"
+
+
+class DigitsClassifier(nn.Module):
+    """MLP on flattened 8×8 digits in [−1, 1]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Flatten(), nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU()
+        )
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@cache
+def load_digits_classifier(path: str | None = None) -> DigitsClassifier:
+    """The shipped classifier (or one at ``path``), eval mode."""
+    from safetensors.torch import load_file
+
+    if path is None:
+        ref = resources.files("scorelab") / "assets" / CLASSIFIER_FILE
+        if not ref.is_file():
+            raise FileNotFoundError(
+                f"{ref} missing: run `python benchmarks/make_digits_classifier.py`"
+            )
+        path = str(ref)
+    model = DigitsClassifier()
+    model.load_state_dict(load_file(str(Path(path))))
+    return model.eval()
+
+
+def frechet_distance(feat_a, feat_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (n_a, k) and (n_b, k)."""
+    a = np.asarray(feat_a, dtype=np.float64)
+    b = np.asarray(feat_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"need (n, k) feature arrays with equal k, got {a.shape}, {b.shape}")
+    if min(len(a), len(b)) < 2:
+        raise ValueError("need at least 2 samples in each feature set")
+    check_finite("feat_a", torch.as_tensor(a))
+    check_finite("feat_b", torch.as_tensor(b))
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr((Σ_a Σ_b)^{1/2}) = Σ √eig(Σ_a^{1/2} Σ_b Σ_a^{1/2}): symmetric PSD, stable for the
+    # singular covariances of ReLU features (no complex round-off as with sqrtm(Σ_a Σ_b))
+    w, v = linalg.eigh(cov_a)
+    half = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = linalg.eigvalsh(half @ cov_b @ half)
+    cross = np.sqrt(np.clip(inner, 0, None)).sum()
+    fd = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+    return max(fd, 0.0)
+
+
+@torch.no_grad()
+def _features_and_classes(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    model = load_digits_classifier()
+    x = torch.as_tensor(x, dtype=torch.float32).reshape(-1, 64)
+    feats = model.features(x)
+    return feats.double().numpy(), model.head(feats).argmax(1).numpy()
+
+
+@cache
+def _reference() -> dict:
+    from .data import digits_split
+
+    train, labels = digits_split("train")
+    test, _ = digits_split("test")
+    feats, _ = _features_and_classes(torch.as_tensor(train))
+    test_feats, _ = _features_and_classes(torch.as_tensor(test))
+    return {
+        "feats": feats,
+        "freq": np.bincount(labels, minlength=10) / len(labels),
+        "floor": frechet_distance(test_feats, feats),
+    }
+
+
+def digits_quality(samples) -> dict:
+    """``{"fd", "fd_floor", "class_tv", "coverage", "n"}`` for generated digits (N, 64) or
+    (N, 1, 8, 8) in the data's [−1, 1] scale. Non-finite samples raise."""
+    x = torch.as_tensor(samples)
+    if x.ndim < 2 or x[0].numel() != 64:
+        raise ValueError(f"digits samples must be (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
+    check_finite("samples", x)
+    ref = _reference()
+    feats, classes = _features_and_classes(x.clamp(-1.5, 1.5))
+    hist = np.bincount(classes, minlength=10) / len(classes)
+    return {
+        "fd": frechet_distance(feats, ref["feats"]),
+        "fd_floor": ref["floor"],
+        "class_tv": float(0.5 * np.abs(hist - ref["freq"]).sum()),
+        "coverage": float(np.mean(hist >= 0.25 * ref["freq"])),
+        "n": len(classes),
+    }
