@@ -428,5 +428,45 @@ def train(
     )
 
 
+@app.command()
+def experiment(
+    name: str = typer.Argument(..., help="dimension-free"),
+    fast: bool = typer.Option(False, help="CI-sized configuration (minutes)"),
+    db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file"),
+    out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),
+) -> None:
+    """Run a theory-reproduction experiment; rows go to the DuckDB file, figure to OUT."""
+    from .experiments import EXPERIMENTS, DimensionFreeConfig, run_dimension_free, summarize
+    from .experiments import write_experiment as write
+    from .experiments.figures import dimension_free_figure
+
+    if name not in EXPERIMENTS:
+        _fail(f"unknown experiment {name!r}; implemented: {', '.join(EXPERIMENTS)}")
+    cfg = DimensionFreeConfig.fast() if fast else DimensionFreeConfig()
+    t0 = time.perf_counter()
+    with console.status("dimension-free") as status:
+
+        def on_row(row: dict) -> None:
+            status.update(f"{row['geometry']} H={row['entropy']:.2f} d={row['dim']} {row['grid']}")
+
+        rows = run_dimension_free(cfg, on_row)
+    summary = summarize(rows)
+    folder = write(name, rows, summary, db, out)
+    dimension_free_figure(rows, folder / f"{name}.png")
+    table = Table(title=f"{name} ({time.perf_counter() - t0:.0f} s)")
+    for col in ("geometry", "fit", "value"):
+        table.add_column(col)
+    for geometry, res in summary.items():
+        for key, value in res.items():
+            text = (
+                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
+                if isinstance(value, tuple)
+                else f"{value:.3f}"
+            )
+            table.add_row(geometry, key, text)
+    console.print(table)
+    console.print(f"rows -> {db} (table experiment_{name.replace('-', '_')}), figure -> {folder}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
