@@ -1,0 +1,78 @@
+"""Run `scorelab experiment dimension-free` (fast mode by default) and write its summary table
+and figure to docs/experiments/ and README.md (between the EXP-DIMFREE markers).
+
+    python benchmarks/experiment_dimension_free.py [--full] [--db FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+from scorelab.experiments import DimensionFreeConfig, run_dimension_free, summarize
+from scorelab.experiments import write_experiment as write
+from scorelab.experiments.figures import dimension_free_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--db", default="experiments.duckdb")
+    args = parser.parse_args()
+    cfg = DimensionFreeConfig() if args.full else DimensionFreeConfig.fast()
+    t0 = time.perf_counter()
+    rows = run_dimension_free(cfg)
+    summary = summarize(rows)
+    out = ROOT / "docs" / "experiments"
+    write("dimension-free", rows, summary, args.db, str(out))
+    dimension_free_figure(rows, out / "dimension-free.png")
+    elapsed = time.perf_counter() - t0
+    lines = ["| geometry | fit | value |", "|---|---|---|"]
+    for geometry, res in summary.items():
+        for key, value in res.items():
+            text = (
+                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
+                if isinstance(value, tuple)
+                else f"{value:.3f}"
+            )
+            lines.append(f"| {geometry} | {key} | {text} |")
+    star = ["| geometry | H | " + " | ".join(f"d={d}" for d in cfg.dims) + " |"]
+    star.append("|---|---|" + "---|" * len(cfg.dims))
+    for geometry in cfg.geometries:
+        for h in cfg.entropies:
+            ks = {
+                r["dim"]: r["steps_to_target"]
+                for r in rows
+                if r["geometry"] == geometry
+                and r["steps_to_target"] is not None
+                and abs(r["entropy"] - h) < 1e-6
+            }
+            star.append(
+                f"| {geometry} | {h:g} | " + " | ".join(str(ks[d]) for d in cfg.dims) + " |"
+            )
+    mode = "full" if args.full else "fast"
+    table = (
+        "\n".join(lines)
+        + f"\n\nSteps K for D ≤ {cfg.d_target} nats on the log-SNR-uniform grid:\n\n"
+        + "\n".join(star)
+    )
+    print(table)
+    block = (
+        f"<!-- EXP-DIMFREE:start (python benchmarks/experiment_dimension_free.py; {mode} mode, "
+        f"{elapsed:.0f} s) -->\n{table}\n<!-- EXP-DIMFREE:end -->"
+    )
+    readme = ROOT / "README.md"
+    text, n = re.subn(
+        r"<!-- EXP-DIMFREE:start.*?<!-- EXP-DIMFREE:end -->", block, readme.read_text(), flags=re.S
+    )
+    if n != 1:
+        raise SystemExit("README.md has no EXP-DIMFREE markers")
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
