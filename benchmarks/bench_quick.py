@@ -9,10 +9,10 @@ The table between the BENCH-TABLE markers in README.md is replaced by what this 
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
+from _readme import write_readme_block
 from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_suite
 from scorelab.bench.report import write_report
 
@@ -44,17 +44,12 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     print(f"{len(suite.cells)} cells, {elapsed:.0f} s with {args.workers} workers")
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    block = (
-        f"<!-- BENCH-TABLE:start (python benchmarks/bench_quick.py; {len(suite.cells)} "
-        f"cells, {elapsed:.0f} s on this machine) -->\n{table}\n<!-- BENCH-TABLE:end -->"
+    write_readme_block(
+        "BENCH-TABLE",
+        table,
+        f"python benchmarks/bench_quick.py; {len(suite.cells)} cells, "
+        f"{elapsed:.0f} s on this machine",
     )
-    text, n = re.subn(
-        r"<!-- BENCH-TABLE:start.*?<!-- BENCH-TABLE:end -->", block, readme.read_text(), flags=re.S
-    )
-    if n != 1:
-        raise SystemExit("README.md has no BENCH-TABLE markers")
-    readme.write_text(text)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from _readme import write_readme_block
 from scorelab.image_metrics import digits_quality
 from scorelab.models import TrainConfig, load_checkpoint, train
 from scorelab.samplers import SAMPLERS
@@ -166,20 +166,9 @@ def main() -> None:
     print(table)
     print(note)
     if args.write_readme:
-        readme = ROOT / "README.md"
-        block = (
-            "<!-- DIGITS-TABLE:start (python benchmarks/digits_model.py --write-readme) -->\n"
-            f"{table}\n\n{note}\n<!-- DIGITS-TABLE:end -->"
+        write_readme_block(
+            "DIGITS-TABLE", f"{table}\n\n{note}", "python benchmarks/digits_model.py --write-readme"
         )
-        text, n = re.subn(
-            r"<!-- DIGITS-TABLE:start.*?<!-- DIGITS-TABLE:end -->",
-            block,
-            readme.read_text(),
-            flags=re.S,
-        )
-        if n != 1:
-            raise SystemExit("README.md has no DIGITS-TABLE markers")
-        readme.write_text(text)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,9 @@ The script fails if LAS is not the lowest in a row.
 from __future__ import annotations
 
 import argparse
-import re
 import time
-from pathlib import Path
 
+from _readme import write_readme_block
 from scorelab.schedules import get_schedule, las_schedule
 from scorelab.targets import get_target
 from scorelab.theory import discretization_error, mmse_curve
@@ -86,17 +85,12 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write_readme:
-        readme = Path(__file__).resolve().parents[1] / "README.md"
-        text = readme.read_text()
-        block = (
-            f"<!-- D-TABLE:start (python benchmarks/discretization_table.py --write-readme;"
-            f" {num_samples} MC samples, {num_points} mmse points) -->\n{table}\n"
-            "<!-- D-TABLE:end -->"
+        write_readme_block(
+            "D-TABLE",
+            table,
+            f"python benchmarks/discretization_table.py --write-readme; {num_samples} MC samples, "
+            f"{num_points} mmse points",
         )
-        new, n = re.subn(r"<!-- D-TABLE:start.*?<!-- D-TABLE:end -->", block, text, flags=re.S)
-        if n != 1:
-            raise SystemExit("README.md has no D-TABLE markers")
-        readme.write_text(new)
         print("README.md updated")
 
 

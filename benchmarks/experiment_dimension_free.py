@@ -7,11 +7,16 @@ and figure to docs/experiments/ and README.md (between the EXP-DIMFREE markers).
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
-from scorelab.experiments import DimensionFreeConfig, run_dimension_free, summarize
+from _readme import write_readme_block
+from scorelab.experiments import (
+    DimensionFreeConfig,
+    run_dimension_free,
+    summarize,
+    summary_rows,
+)
 from scorelab.experiments import write_experiment as write
 from scorelab.experiments.figures import dimension_free_figure
 
@@ -32,14 +37,7 @@ def main() -> None:
     dimension_free_figure(rows, out / "dimension-free.png")
     elapsed = time.perf_counter() - t0
     lines = ["| geometry | fit | value |", "|---|---|---|"]
-    for geometry, res in summary.items():
-        for key, value in res.items():
-            text = (
-                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
-                if isinstance(value, tuple)
-                else f"{value:.3f}"
-            )
-            lines.append(f"| {geometry} | {key} | {text} |")
+    lines += [f"| {g} | {k} | {v} |" for g, k, v in summary_rows(summary)]
     star = ["| geometry | H | " + " | ".join(f"d={d}" for d in cfg.dims) + " |"]
     star.append("|---|---|" + "---|" * len(cfg.dims))
     for geometry in cfg.geometries:
@@ -61,17 +59,11 @@ def main() -> None:
         + "\n".join(star)
     )
     print(table)
-    block = (
-        f"<!-- EXP-DIMFREE:start (python benchmarks/experiment_dimension_free.py; {mode} mode, "
-        f"{elapsed:.0f} s) -->\n{table}\n<!-- EXP-DIMFREE:end -->"
+    write_readme_block(
+        "EXP-DIMFREE",
+        table,
+        f"python benchmarks/experiment_dimension_free.py; {mode} mode, {elapsed:.0f} s",
     )
-    readme = ROOT / "README.md"
-    text, n = re.subn(
-        r"<!-- EXP-DIMFREE:start.*?<!-- EXP-DIMFREE:end -->", block, readme.read_text(), flags=re.S
-    )
-    if n != 1:
-        raise SystemExit("README.md has no EXP-DIMFREE markers")
-    readme.write_text(text)
 
 
 if __name__ == "__main__":

@@ -436,7 +436,13 @@ def experiment(
     out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),
 ) -> None:
     """Run a theory-reproduction experiment; rows go to the DuckDB file, figure to OUT."""
-    from .experiments import EXPERIMENTS, DimensionFreeConfig, run_dimension_free, summarize
+    from .experiments import (
+        EXPERIMENTS,
+        DimensionFreeConfig,
+        run_dimension_free,
+        summarize,
+        summary_rows,
+    )
     from .experiments import write_experiment as write
     from .experiments.figures import dimension_free_figure
 
@@ -456,14 +462,8 @@ def experiment(
     table = Table(title=f"{name} ({time.perf_counter() - t0:.0f} s)")
     for col in ("geometry", "fit", "value"):
         table.add_column(col)
-    for geometry, res in summary.items():
-        for key, value in res.items():
-            text = (
-                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
-                if isinstance(value, tuple)
-                else f"{value:.3f}"
-            )
-            table.add_row(geometry, key, text)
+    for row in summary_rows(summary):
+        table.add_row(*row)
     console.print(table)
     console.print(f"rows -> {db} (table experiment_{name.replace('-', '_')}), figure -> {folder}")
 

@@ -4,7 +4,7 @@ Implemented: ``dimension-free`` (:mod:`.dimension_free`). The acceleration, quer
 learned-model LAS experiments of the roadmap are not implemented yet.
 """
 
-from .dimension_free import DimensionFreeConfig, run_dimension_free, summarize
+from .dimension_free import DimensionFreeConfig, run_dimension_free, summarize, summary_rows
 from .store import write_experiment
 
 EXPERIMENTS = ("dimension-free",)
@@ -14,5 +14,6 @@ __all__ = [
     "DimensionFreeConfig",
     "run_dimension_free",
     "summarize",
+    "summary_rows",
     "write_experiment",
 ]

@@ -23,7 +23,7 @@ steps-to-error in d (0 = dimension-free) and in H.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,7 +35,13 @@ from ..schedules import las_schedule, log_snr_uniform
 from ..targets import Discrete
 from ..theory import discretization_error, mmse_curve
 
-__all__ = ["DimensionFreeConfig", "entropy_weights", "run_dimension_free", "summarize"]
+__all__ = [
+    "DimensionFreeConfig",
+    "entropy_weights",
+    "run_dimension_free",
+    "summarize",
+    "summary_rows",
+]
 
 
 @dataclass
@@ -52,7 +58,6 @@ class DimensionFreeConfig:
     samples: int = 4000
     d_target: float = 0.1
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def fast(cls) -> DimensionFreeConfig:
@@ -192,4 +197,18 @@ def summarize(rows: list[dict]) -> dict:
         res["steps-to-error slope in d"] = float(coef[1])
         res["steps-to-error slope in H"] = float(coef[2])
         out[geometry] = res
+    return out
+
+
+def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
+    """``(geometry, fit, value)`` text rows of :func:`summarize`'s result, for tables."""
+    out = []
+    for geometry, res in summary.items():
+        for key, value in res.items():
+            text = (
+                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
+                if isinstance(value, tuple)
+                else f"{value:.3f}"
+            )
+            out.append((geometry, key, text))
     return out

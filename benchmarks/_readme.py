@@ -1,0 +1,20 @@
+"""Replace a generated block of README.md: the text between ``<!-- NAME:start ... -->`` and
+``<!-- NAME:end -->`` (shared by the benchmark scripts that write README tables)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def write_readme_block(name: str, body: str, how: str) -> None:
+    """Put ``body`` between the NAME markers; ``how`` (the command, run facts) goes in the start
+    marker. Exits with an error when the markers are missing."""
+    block = f"<!-- {name}:start ({how}) -->\n{body}\n<!-- {name}:end -->"
+    pattern = rf"<!-- {re.escape(name)}:start.*?<!-- {re.escape(name)}:end -->"
+    text, n = re.subn(pattern, lambda _: block, README.read_text(), flags=re.S)
+    if n != 1:
+        raise SystemExit(f"README.md has no {name} markers")
+    README.write_text(text)
