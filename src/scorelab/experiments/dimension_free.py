@@ -187,6 +187,20 @@ def summarize(rows: list[dict]) -> dict:
             hh = np.array([r["renyi_half"] for r in pts])
             res[f"{grid}: K·D = c·H²"] = _fit_through_origin(h**2, kd)
             res[f"{grid}: K·D = c·H_½²"] = _fit_through_origin(hh**2, kd)
+            # joint power law D = C · H^a · K^b · d^c over all (H, K, d)
+            design = np.stack(
+                [
+                    np.ones(len(pts)),
+                    np.log(h),
+                    np.log([r["steps"] for r in pts]),
+                    np.log([r["dim"] for r in pts]),
+                ],
+                1,
+            )
+            coef, *_ = np.linalg.lstsq(design, np.log([r["exact_d"] for r in pts]), rcond=None)
+            res[f"{grid}: D ∝ H^a K^b d^c, (a, b, c)"] = (
+                f"({coef[1]:.2f}, {coef[2]:.2f}, {coef[3]:.2f})"
+            )
         star = [r for r in g if r["steps_to_target"] is not None]
         ld = np.log([r["dim"] for r in star])
         lk = np.log([r["steps_to_target"] for r in star])
@@ -205,10 +219,11 @@ def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
     out = []
     for geometry, res in summary.items():
         for key, value in res.items():
-            text = (
-                f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
-                if isinstance(value, tuple)
-                else f"{value:.3f}"
-            )
+            if isinstance(value, tuple):
+                text = f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
+            elif isinstance(value, str):
+                text = value
+            else:
+                text = f"{value:.3f}"
             out.append((geometry, key, text))
     return out
