@@ -1,9 +1,11 @@
-"""Run ``scorelab bench --suite quick``, write its report to docs/bench-quick/ and its
-best-per-NFE table into README.md.
+"""Run a `scorelab bench` suite, write its report to docs/bench-SUITE/ and its best-per-NFE table
+into README.md (between the BENCH-TABLE markers for `quick`, STANDARD-TABLE for `standard`).
 
-Run:  python benchmarks/bench_quick.py [--db FILE] [--workers N]
+Run:  python benchmarks/bench_quick.py [--suite quick|standard] [--db FILE] [--workers N]
+          [--report-only]
 
-The table between the BENCH-TABLE markers in README.md is replaced by what this run measured.
+`--report-only` reports what the database holds without running the missing cells (the table
+says how many of the suite's cells are finished).
 """
 
 from __future__ import annotations
@@ -16,19 +18,10 @@ from _readme import write_readme_block
 from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_suite
 from scorelab.bench.report import write_report
 
+MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE"}
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", default="bench-quick.duckdb")
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-    suite = load_suite("quick")
-    t0 = time.perf_counter()
-    with ResultStore(args.db) as store:
-        run_suite(suite, store, workers=args.workers)
-        best = best_per_nfe(store)
-        write_report(store, Path(__file__).resolve().parents[1] / "docs" / "bench-quick")
-    elapsed = time.perf_counter() - t0
+
+def best_table(best: list[dict]) -> str:
     lines = [
         "| target | NFE | metric | scorelab best (sampler / schedule) | error | best peer "
         "(library:sampler / schedule) | error | ratio | floor |",
@@ -41,15 +34,33 @@ def main() -> None:
             f"{e.get('peer_error', float('nan')):.4g} | {e.get('ratio', float('nan')):.2f} | "
             f"{e['floor']:.3g} |"
         )
-    table = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="quick", choices=sorted(MARKERS))
+    parser.add_argument("--db", default=None, help="default: bench-SUITE.duckdb")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    suite = load_suite(args.suite)
+    db = args.db or f"bench-{args.suite}.duckdb"
+    t0 = time.perf_counter()
+    with ResultStore(db) as store:
+        if not args.report_only:
+            run_suite(suite, store, workers=args.workers)
+        done = len(store.finished_keys() & {c.key() for c in suite.cells})
+        best = best_per_nfe(store)
+        write_report(store, Path(__file__).resolve().parents[1] / "docs" / f"bench-{args.suite}")
+    elapsed = time.perf_counter() - t0
+    table = best_table(best)
     print(table)
-    print(f"{len(suite.cells)} cells, {elapsed:.0f} s with {args.workers} workers")
-    write_readme_block(
-        "BENCH-TABLE",
-        table,
-        f"python benchmarks/bench_quick.py; {len(suite.cells)} cells, "
-        f"{elapsed:.0f} s on this machine",
-    )
+    print(f"{done} of {len(suite.cells)} cells finished")
+    how = f"python benchmarks/bench_quick.py --suite {args.suite}; {done}/{len(suite.cells)} cells"
+    if not args.report_only:
+        how += f", {elapsed:.0f} s on this machine"
+    write_readme_block(MARKERS[args.suite], table, how)
 
 
 if __name__ == "__main__":
