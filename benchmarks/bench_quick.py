@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _readme import write_readme_block
 from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_suite
-from scorelab.bench.report import write_report
+from scorelab.bench.report import best_row_cells, write_report
 
 MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE"}
 
@@ -27,13 +27,7 @@ def best_table(best: list[dict]) -> str:
         "(library:sampler / schedule) | error | ratio | floor |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for e in best:
-        lines.append(
-            f"| {e['target']} | {e['nfe']} | {e['metric']} | {e.get('scorelab', '-')} | "
-            f"{e.get('scorelab_error', float('nan')):.4g} | {e.get('peer', '-')} | "
-            f"{e.get('peer_error', float('nan')):.4g} | {e.get('ratio', float('nan')):.2f} | "
-            f"{e['floor']:.3g} |"
-        )
+    lines += ["| " + " | ".join(best_row_cells(e)) + " |" for e in best]
     return "\n".join(lines)
 
 

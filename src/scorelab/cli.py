@@ -170,6 +170,8 @@ def report(
 
 
 def _print_best(entries: list[dict]) -> None:
+    from .bench.report import best_row_cells
+
     table = Table(title="best per NFE: scorelab vs best peer (error; ratio < 1 = scorelab better)")
     for col in (
         "target",
@@ -186,17 +188,7 @@ def _print_best(entries: list[dict]) -> None:
             col, justify="right" if col in ("NFE", "error", "error ", "ratio", "floor") else "left"
         )
     for e in entries:
-        table.add_row(
-            e["target"],
-            str(e["nfe"]),
-            e["metric"],
-            e.get("scorelab", "-"),
-            f"{e['scorelab_error']:.4g}" if "scorelab_error" in e else "-",
-            e.get("peer", "-"),
-            f"{e['peer_error']:.4g}" if "peer_error" in e else "-",
-            f"{e['ratio']:.2f}" if "ratio" in e else "-",
-            f"{e['floor']:.3g}",
-        )
+        table.add_row(*best_row_cells(e))
     console.print(table)
 
 

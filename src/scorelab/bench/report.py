@@ -91,6 +91,22 @@ def _d_figure(path: Path, store: ResultStore) -> bool:
     return True
 
 
+def best_row_cells(e: dict) -> list[str]:
+    """One best-per-NFE entry as text cells: target, NFE, metric, scorelab best, its error, best
+    peer, its error, ratio, floor ("-" where a side is missing)."""
+    return [
+        e["target"],
+        str(e["nfe"]),
+        e["metric"],
+        e.get("scorelab", "-"),
+        f"{e['scorelab_error']:.4g}" if "scorelab_error" in e else "-",
+        e.get("peer", "-"),
+        f"{e['peer_error']:.4g}" if "peer_error" in e else "-",
+        f"{e['ratio']:.2f}" if "ratio" in e else "-",
+        f"{e['floor']:.3g}",
+    ]
+
+
 def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float = 0.0) -> Path:
     """Write ``report.md``, ``report.html`` and the figures into ``out_dir``; returns the .md."""
     from . import best_per_nfe
@@ -119,20 +135,7 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "ratio",
         "floor",
     ]
-    table_rows = [
-        [
-            e["target"],
-            str(e["nfe"]),
-            e["metric"],
-            e.get("scorelab", "-"),
-            f"{e['scorelab_error']:.4g}" if "scorelab_error" in e else "-",
-            e.get("peer", "-"),
-            f"{e['peer_error']:.4g}" if "peer_error" in e else "-",
-            f"{e['ratio']:.2f}" if "ratio" in e else "-",
-            f"{e['floor']:.3g}",
-        ]
-        for e in best
-    ]
+    table_rows = [best_row_cells(e) for e in best]
     (count,) = store.query("SELECT count(*) FROM results")[0]
     md = [
         f"# scorelab benchmark report\n\n{count} stored runs; score error {score_error}.\n",
