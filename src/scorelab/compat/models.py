@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import processes
-from .._validation import check_finite
+from .._validation import as_sigma
 
 __all__ = [
     "PREDICTION_TYPES",
@@ -35,18 +35,6 @@ __all__ = [
 ]
 
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
-
-
-def _batch_sigma(x: torch.Tensor, sigma) -> torch.Tensor:
-    s = torch.as_tensor(sigma, dtype=torch.float64).reshape(-1)
-    if s.numel() == 1:
-        s = s.expand(x.shape[0])
-    if s.numel() != x.shape[0]:
-        raise ValueError(f"sigma must be a scalar or have {x.shape[0]} entries, got {s.numel()}")
-    check_finite("sigma", s)
-    if torch.any(s <= 0):
-        raise ValueError(f"sigma must be > 0, got min {float(s.min())}")
-    return s
 
 
 class DiffusersModelDenoiser:
@@ -92,7 +80,7 @@ class DiffusersModelDenoiser:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        s = _batch_sigma(x, sigma)
+        s = as_sigma(sigma, x.shape[0], like=torch.empty(0, dtype=torch.float64))
         t = torch.as_tensor(processes.sigma_to_timestep(s.numpy(), self.sigma_table))
         shape = x.shape if self.sample_shape is None else (x.shape[0], *self.sample_shape)
         xs = x.reshape(shape)
@@ -122,7 +110,7 @@ class KDiffusionDenoiser:
         self.extra_args = extra_args
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        s = _batch_sigma(x, sigma).to(dtype=x.dtype, device=x.device)
+        s = as_sigma(sigma, x.shape[0], like=x)
         out = self.model(x, s, **self.extra_args)
         if out.shape != x.shape:
             raise ValueError(f"model returned shape {tuple(out.shape)} for input {tuple(x.shape)}")

@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from .._validation import check_finite
+from .._validation import as_sigma
 
 __all__ = ["EDMDenoiser", "edm_loss_weight"]
 
@@ -53,15 +53,8 @@ class EDMDenoiser(nn.Module):
             )
         param = next(self.net.parameters())
         b = x.shape[0]
-        s = torch.as_tensor(sigma, dtype=param.dtype, device=param.device).reshape(-1)
-        if s.numel() == 1:
-            s = s.expand(b)
-        if s.numel() != b:
-            raise ValueError(f"sigma must be a scalar or have {b} entries, got {s.numel()}")
-        check_finite("sigma", s)
-        if torch.any(s <= 0):
-            raise ValueError(f"sigma must be > 0, got min {float(s.min())}")
         xin = x.reshape(b, *self.sample_shape).to(param.dtype)
+        s = as_sigma(sigma, b, like=xin)
         s4 = s.reshape(b, *([1] * len(self.sample_shape)))
         sd2 = self.sigma_data**2
         c_skip = sd2 / (s4**2 + sd2)
