@@ -67,8 +67,10 @@ def test_las_beats_log_snr_and_samples_are_close_to_exact(small_run):
 
 
 def test_cli_rejects_unknown_experiment(tmp_path):
-    r = CliRunner().invoke(app, ["experiment", "acceleration", "--db", str(tmp_path / "x")])
-    assert r.exit_code != 0 and "implemented: dimension-free" in r.output
+    r = CliRunner().invoke(app, ["experiment", "speed-of-light", "--db", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "unknown experiment 'speed-of-light'" in r.output
+    for name in ("dimension-free", "acceleration", "query-lower-bound", "las-learned"):
+        assert name in r.output
 
 
 def test_results_go_to_duckdb(small_run, tmp_path):

@@ -422,39 +422,29 @@ def train(
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help="dimension-free"),
+    name: str = typer.Argument(..., help="dimension-free | las-learned"),
     fast: bool = typer.Option(False, help="CI-sized configuration (minutes)"),
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file"),
     out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),
 ) -> None:
     """Run a theory-reproduction experiment; rows go to the DuckDB file, figure to OUT."""
-    from .experiments import (
-        EXPERIMENTS,
-        DimensionFreeConfig,
-        run_dimension_free,
-        summarize,
-        summary_rows,
-    )
-    from .experiments import write_experiment as write
-    from .experiments.figures import dimension_free_figure
+    from .experiments import get_experiment, write_experiment
 
-    if name not in EXPERIMENTS:
-        _fail(f"unknown experiment {name!r}; implemented: {', '.join(EXPERIMENTS)}")
-    cfg = DimensionFreeConfig.fast() if fast else DimensionFreeConfig()
+    try:
+        exp = get_experiment(name)
+    except ValueError as err:
+        _fail(str(err))
+    cfg = exp.config.fast() if fast else exp.config()
     t0 = time.perf_counter()
-    with console.status("dimension-free") as status:
-
-        def on_row(row: dict) -> None:
-            status.update(f"{row['geometry']} H={row['entropy']:.2f} d={row['dim']} {row['grid']}")
-
-        rows = run_dimension_free(cfg, on_row)
-    summary = summarize(rows)
-    folder = write(name, rows, summary, db, out)
-    dimension_free_figure(rows, folder / f"{name}.png")
-    table = Table(title=f"{name} ({time.perf_counter() - t0:.0f} s)")
-    for col in ("geometry", "fit", "value"):
+    with console.status(name) as status:
+        rows = exp.run(cfg, lambda row: status.update(exp.label(row)))
+    summary = exp.summarize(rows)
+    folder = write_experiment(name, rows, summary, db, out)
+    exp.figure(rows, folder / f"{name}.png")
+    table = Table(title=f"{name} ({time.perf_counter() - t0:.0f} s): {exp.claim}")
+    for col in ("case", "quantity", "value"):
         table.add_column(col)
-    for row in summary_rows(summary):
+    for row in exp.summary_rows(summary):
         table.add_row(*row)
     console.print(table)
     console.print(f"rows -> {db} (table experiment_{name.replace('-', '_')}), figure -> {folder}")

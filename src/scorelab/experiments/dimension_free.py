@@ -39,6 +39,7 @@ __all__ = [
     "DimensionFreeConfig",
     "entropy_weights",
     "run_dimension_free",
+    "steps_table",
     "summarize",
     "summary_rows",
 ]
@@ -227,3 +228,22 @@ def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
                 text = f"{value:.3f}"
             out.append((geometry, key, text))
     return out
+
+
+def steps_table(rows: list[dict]) -> str:
+    """Markdown table: steps K for D ≤ target on the log-SNR grid, per geometry, H and d."""
+    star = [r for r in rows if r["steps_to_target"] is not None]
+    dims = sorted({r["dim"] for r in star})
+    lines = ["| geometry | H | " + " | ".join(f"d={d}" for d in dims) + " |"]
+    lines.append("|---|---|" + "---|" * len(dims))
+    for geometry in dict.fromkeys(r["geometry"] for r in star):
+        for h in sorted({round(r["entropy"], 6) for r in star if r["geometry"] == geometry}):
+            ks = {
+                r["dim"]: r["steps_to_target"]
+                for r in star
+                if r["geometry"] == geometry and abs(r["entropy"] - h) < 1e-6
+            }
+            cells = " | ".join(str(ks.get(d, "—")) for d in dims)
+            lines.append(f"| {geometry} | {h:g} | {cells} |")
+    target = star[0]["exact_d"] if star else float("nan")
+    return f"Steps K for D ≤ {target:g} nats on the log-SNR-uniform grid:\n\n" + "\n".join(lines)

@@ -1,0 +1,58 @@
+"""Run `scorelab experiment NAME` (fast mode by default) and write its summary table and figure
+to docs/experiments/ and README.md (between the EXP-NAME markers).
+
+    python benchmarks/experiment.py NAME [--full] [--db FILE] [--rows JSON]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from _readme import write_readme_block
+from scorelab.experiments import EXPERIMENTS, get_experiment, write_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=sorted(EXPERIMENTS))
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--db", default="experiments.duckdb")
+    parser.add_argument(
+        "--rows", help="re-summarise the rows of an earlier run (its JSON) instead of running"
+    )
+    args = parser.parse_args()
+    exp = get_experiment(args.name)
+    cfg = exp.config() if args.full else exp.config.fast()
+    t0 = time.perf_counter()
+    if args.rows:
+        rows = json.loads(Path(args.rows).read_text())["rows"]
+    else:
+        rows = exp.run(cfg, lambda row: print(exp.label(row), flush=True))
+    summary = exp.summarize(rows)
+    out = ROOT / "docs" / "experiments"
+    write_experiment(args.name, rows, summary, args.db, str(out))
+    exp.figure(rows, out / f"{args.name}.png")
+    elapsed = time.perf_counter() - t0
+    lines = ["| case | quantity | value |", "|---|---|---|"]
+    lines += [f"| {c} | {k} | {v} |" for c, k, v in exp.summary_rows(summary)]
+    table = "\n".join(lines)
+    if exp.extra_table:
+        table += "\n\n" + exp.extra_table(rows)
+    print(table)
+    mode = "full" if args.full else "fast"
+    run = f"rows of {args.rows} re-summarised" if args.rows else f"{elapsed:.0f} s"
+    write_readme_block(
+        "EXP-" + args.name.upper(),
+        table,
+        f"python benchmarks/experiment.py {args.name}{' --full' if args.full else ''}; "
+        f"{mode} mode, {run}",
+    )
+
+
+if __name__ == "__main__":
+    main()
