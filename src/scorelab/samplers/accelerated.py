@@ -26,6 +26,8 @@ The step sizes these papers analyse are the learning-rate schedule of
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ._common import batch_sigma, noise_like, prepare, report
@@ -50,12 +52,23 @@ def sample_li_accelerated_ode(denoiser, x, sigmas, *, generator=None, callback=N
         eps = (x - denoised) / s
         x_new = x + (s_next - s) * eps
         if prev_eps is not None:
-            s_prev = sigmas[i - 1]
-            ab, ab_prev = 1 / (1 + s**2), 1 / (1 + s_prev**2)
-            integral = torch.atan(s_next) - torch.atan(s) - ab * (s_next - s)
-            x_new = x_new + integral / (ab - ab_prev) * (eps - prev_eps)
+            coef = _li_correction(float(sigmas[i - 1]), float(s), float(s_next))
+            x_new = x_new + coef * (eps - prev_eps)
         x, prev_eps = x_new, eps
     return x
+
+
+def _li_correction(s_prev: float, s: float, s_next: float) -> float:
+    """c_i = [atan σ' − atan σ − ᾱ_i (σ' − σ)]/(ᾱ_i − ᾱ_{i−1}) (σ' = σ_next), in float64 and in
+    cancellation-free form: with h = σ' − σ and u = h/(1 + σσ'), atan σ' − atan σ = atan u and
+    u − ᾱ_i h = −h²σ/((1 + σσ')(1 + σ²)); ᾱ_i − ᾱ_{i−1} = (σ_{i−1}² − σ²)/((1 + σ²)(1 + σ_{i−1}²)).
+    The direct form loses every digit in float32 once consecutive ᾱ agree to 1e-7 (fine grids
+    at large σ), and then divides 0 by 0."""
+    h = s_next - s
+    u = h / (1 + s * s_next)
+    numerator = (math.atan(u) - u) - h * h * s / ((1 + s * s_next) * (1 + s * s))
+    denominator = (s_prev - s) * (s_prev + s) / ((1 + s * s) * (1 + s_prev * s_prev))
+    return numerator / denominator
 
 
 @torch.no_grad()
