@@ -40,6 +40,7 @@ from ..oracles import ErrorInjectedDenoiser
 from ..samplers import SAMPLERS
 from ..schedules import append_zero, log_snr_uniform
 from ..targets import GaussianMixture
+from ._text import summary_text_rows
 
 __all__ = [
     "AccelerationConfig",
@@ -65,7 +66,7 @@ class AccelerationConfig:
         "li_ode",
         "dpmpp_2m",
     )
-    nfe_budgets: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256)
+    nfe_budgets: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
     tv_targets: tuple[float, ...] = TV_TARGETS
     score_errors: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
     sensitivity_dim: int = 16
@@ -219,9 +220,4 @@ def summarize(rows: list[dict], targets: tuple[float, ...] = TV_TARGETS) -> dict
     return out
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    out = []
-    for case, res in summary.items():
-        for key, value in res.items():
-            out.append((case, key, value if isinstance(value, str) else f"{value:.3f}"))
-    return out
+summary_rows = summary_text_rows

@@ -34,6 +34,7 @@ from ..samplers import SAMPLERS
 from ..schedules import las_schedule, log_snr_uniform
 from ..targets import Discrete
 from ..theory import discretization_error, mmse_curve
+from ._text import summary_text_rows
 
 __all__ = [
     "DimensionFreeConfig",
@@ -215,19 +216,7 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    """``(geometry, fit, value)`` text rows of :func:`summarize`'s result, for tables."""
-    out = []
-    for geometry, res in summary.items():
-        for key, value in res.items():
-            if isinstance(value, tuple):
-                text = f"c = {value[0]:.3g}, R² = {value[1]:.2f}"
-            elif isinstance(value, str):
-                text = value
-            else:
-                text = f"{value:.3f}"
-            out.append((geometry, key, text))
-    return out
+summary_rows = summary_text_rows
 
 
 def steps_table(rows: list[dict]) -> str:

@@ -23,6 +23,15 @@ def _pyplot():
     return plt
 
 
+def _log_ticks(ax, values) -> None:
+    """Label a log x axis at ``values`` only (no overlapping minor-tick labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    ticks = sorted({int(v) for v in values})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def dimension_free_figure(rows: list[dict], path: str | Path) -> Path:
     """Left: steps to reach D ≤ target (log-SNR grid) vs d, one line per H and geometry.
     Right: K·D of the LAS grid vs H², per K."""
@@ -73,6 +82,7 @@ def las_learned_figure(rows: list[dict], path: str | Path) -> Path:
                 ax.plot(k, tv, style, ms=4, label=grid)
             ax.axhline(sel[0]["floor"], color="gray", ls=":", lw=1)
             ax.set(xscale="log", yscale="log", xlabel="steps K", ylabel="atom TV")
+            _log_ticks(ax, [r["steps"] for r in sel])
             ax.set_title(f"{error}, {sampler}", fontsize=8)
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
@@ -136,6 +146,7 @@ def query_lower_bound_figure(rows: list[dict], path: str | Path) -> Path:
         ref = min(best.values()) * np.sqrt(dims / dims[0])
         ax.plot(dims, ref, "k:", lw=1.5, label="∝ √d")
     ax.set(xscale="log", yscale="log", xlabel="dimension d", ylabel="fewest score queries")
+    _log_ticks(ax, [d for _, d in best])
     ax.set_title("scale mixture: queries to reach radial KS ≤ target", fontsize=9)
     ax.legend(fontsize=6)
     fig.tight_layout()

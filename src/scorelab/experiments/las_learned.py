@@ -42,6 +42,7 @@ from ..samplers import SAMPLERS
 from ..schedules import append_zero, get_schedule, las_objective, las_schedule
 from ..targets import Discrete, get_target
 from ..theory import discretization_error, mmse_curve
+from ._text import summary_text_rows
 
 __all__ = ["LasLearnedConfig", "error_profile", "run_las_learned", "summarize", "summary_rows"]
 
@@ -182,10 +183,4 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    """``(case, quantity, value)`` text rows."""
-    out = []
-    for case, res in summary.items():
-        for key, value in res.items():
-            out.append((case, key, value if isinstance(value, str) else f"{value:.3f}"))
-    return out
+summary_rows = summary_text_rows

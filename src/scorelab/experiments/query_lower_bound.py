@@ -40,6 +40,7 @@ from ..oracles import CountingOracle
 from ..samplers import SAMPLERS
 from ..schedules import append_zero, get_schedule
 from ..targets import GaussianMixture
+from ._text import summary_text_rows
 
 __all__ = [
     "QueryLowerBoundConfig",
@@ -225,9 +226,4 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
-def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
-    out = []
-    for case, res in summary.items():
-        for key, value in res.items():
-            out.append((case, key, value if isinstance(value, str) else f"{value:.3f}"))
-    return out
+summary_rows = summary_text_rows
