@@ -109,22 +109,30 @@ class MixtureMetrics:
     components_fitted: int
 
 
+def _assign_components(x: torch.Tensor, target: GaussianMixture) -> tuple[np.ndarray, float, float]:
+    """Most likely component of each row of ``x`` (float64, (n, d)) under the clean law, the
+    weight TV ½ Σ_k |ŵ_k − w_k| of the assignment and its finite-sample floor."""
+    n = x.shape[0]
+    # responsibilities under the clean law: σ so small that Σ_k + σ²I = Σ_k to float64 precision
+    post = target.posterior(x.reshape(n, *target.event_shape), 1e-150)
+    label = post.argmax(1).numpy()
+    w = target.weights
+    freq = np.bincount(label, minlength=target.num_components) / n
+    tv = 0.5 * float(np.abs(freq - w).sum())
+    floor = 0.5 * float(np.sqrt(2 * w * (1 - w) / (np.pi * n)).sum())
+    return label, tv, floor
+
+
 def mixture_metrics(samples: torch.Tensor, target: GaussianMixture) -> MixtureMetrics:
     samples = check_float_tensor("samples", samples)
     if not isinstance(target, GaussianMixture):
         raise TypeError(f"target must be a GaussianMixture, got {type(target).__name__}")
     x = samples.reshape(samples.shape[0], -1).to(torch.float64)
-    n, d = x.shape
+    d = x.shape[1]
     if d != target.dim:
         raise ValueError(f"samples have dimension {d}, target has {target.dim}")
-    # responsibilities under the clean law: σ so small that Σ_k + σ²I = Σ_k to float64 precision
-    post = target.posterior(x.reshape(n, *target.event_shape), 1e-150)
-    label = post.argmax(1).numpy()
-    K = target.num_components
-    freq = np.bincount(label, minlength=K) / n
-    w = target.weights
-    tv = 0.5 * float(np.abs(freq - w).sum())
-    floor = 0.5 * float(np.sqrt(2 * w * (1 - w) / (np.pi * n)).sum())
+    label, tv, floor = _assign_components(x, target)
+    K, w = target.num_components, target.weights
     eig = target.component_eigvals()
     kl, fitted, weight = 0.0, 0, 0.0
     xn = x.numpy()
@@ -181,12 +189,8 @@ def isotropic_mixture_metrics(
         raise ValueError(f"samples have dimension {d}, target has {target.dim}")
     if n < 2:
         raise ValueError(f"need at least 2 samples, got {n}")
-    post = target.posterior(x.reshape(n, *target.event_shape), 1e-150)
-    label = post.argmax(1).numpy()
+    label, tv, floor = _assign_components(x, target)
     K, w = target.num_components, target.weights
-    freq = np.bincount(label, minlength=K) / n
-    tv = 0.5 * float(np.abs(freq - w).sum())
-    floor = 0.5 * float(np.sqrt(2 * w * (1 - w) / (np.pi * n)).sum())
     xn = x.numpy()
     kl, weight = 0.0, 0.0
     for k in range(K):
