@@ -202,3 +202,19 @@ def test_li_ode_is_finite_in_float32_on_fine_grids():
     out32 = SAMPLERS["li_ode"](target, x.float(), sig.float())
     assert torch.isfinite(out32).all()
     assert torch.allclose(out32.double(), out64, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("budget", [1, 2, 5, 10, 17])
+def test_max_schedule_steps_is_the_largest_grid_within_budget(name, budget):
+    spec = SAMPLERS[name]
+
+    def cost(k: int) -> int:
+        return spec.nfe(torch.cat([log_snr_uniform(k, 0.01, 10.0), torch.zeros(1)]))
+
+    try:
+        k = spec.max_schedule_steps(budget)
+    except ValueError:
+        assert cost(1) > budget
+        return
+    assert cost(k) <= budget < cost(k + 1)

@@ -51,23 +51,15 @@ def _scorelab_grid(cell: Cell, spec) -> tuple[torch.Tensor, int]:
     """The σ grid with the most steps whose declared NFE fits the budget: k schedule intervals
     from σ_max to σ_min plus the final step to 0 (k + 1 sampler steps). Returns (grid, steps)."""
 
-    def grid(k: int) -> torch.Tensor:
-        if cell.schedule == "las":
-            curve = _curve(cell.target, cell.sigma_min, cell.sigma_max)
-            return las_schedule(
-                k, curve, cell.sigma_min, cell.sigma_max, num_candidates=800, final_zero=True
-            )
-        return get_schedule(cell.schedule, k, cell.sigma_min, cell.sigma_max, final_zero=True)
-
-    for k in range(cell.nfe_budget, 0, -1):
-        if spec.nfe(_shape_only(k + 1)) <= cell.nfe_budget:
-            return grid(k), k + 1
-    raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}")
-
-
-def _shape_only(k: int) -> torch.Tensor:
-    """A stand-in grid with K steps ending at 0 (the NFE formulas depend only on that)."""
-    return torch.cat([torch.linspace(2.0, 1.0, k, dtype=torch.float64), torch.zeros(1)])
+    try:
+        k = spec.max_schedule_steps(cell.nfe_budget)
+    except ValueError:
+        raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}") from None
+    lo, hi = cell.sigma_min, cell.sigma_max
+    if cell.schedule == "las":
+        curve = _curve(cell.target, lo, hi)
+        return las_schedule(k, curve, lo, hi, num_candidates=800, final_zero=True), k + 1
+    return get_schedule(cell.schedule, k, lo, hi, final_zero=True), k + 1
 
 
 def _peer_grid(cell: Cell, kd) -> tuple[torch.Tensor, int]:

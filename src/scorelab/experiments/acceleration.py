@@ -100,16 +100,9 @@ def _grid_for(sampler: str, budget: int, cfg: AccelerationConfig) -> tuple[torch
     """The log-SNR grid (+ final 0) with the most steps whose declared NFE is ≤ ``budget``, and
     that NFE (samplers with 2 queries per step land on odd counts)."""
     spec = SAMPLERS[sampler]
-    best = None
-    for k in range(1, budget + 1):
-        sig = append_zero(log_snr_uniform(k, cfg.sigma_min, cfg.sigma_max).double())
-        nfe = spec.nfe(sig)
-        if nfe > budget:
-            break
-        best = (sig, nfe)
-    if best is None:
-        raise ValueError(f"no grid for {sampler} fits an NFE budget of {budget}")
-    return best
+    k = spec.max_schedule_steps(budget)
+    sig = append_zero(log_snr_uniform(k, cfg.sigma_min, cfg.sigma_max).double())
+    return sig, spec.nfe(sig)
 
 
 def _run_one(target, denoiser, sampler: str, sig: torch.Tensor, cfg, seed: int):

@@ -74,6 +74,18 @@ class SamplerSpec:
     def __call__(self, denoiser, x, sigmas, **kwargs) -> torch.Tensor:
         return self.fn(denoiser, x, sigmas, **kwargs)
 
+    def max_schedule_steps(self, nfe_budget: int) -> int:
+        """The largest k such that a k-step schedule σ_0 > … > σ_k followed by the final step to
+        0 (k + 1 sampler steps) costs at most ``nfe_budget`` declared NFE. The NFE formulas depend
+        only on the grid's length and zeros, so a stand-in grid of that shape is costed."""
+        for k in range(nfe_budget, 0, -1):
+            shape = torch.cat(
+                [torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64), torch.zeros(1)]
+            )
+            if self.nfe(shape) <= nfe_budget:
+                return k
+        raise ValueError(f"no schedule fits an NFE budget of {nfe_budget} with this sampler")
+
 
 SAMPLERS: dict[str, SamplerSpec] = {
     "euler": SamplerSpec(
