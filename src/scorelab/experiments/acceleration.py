@@ -108,9 +108,7 @@ def _grid_for(sampler: str, budget: int, cfg: AccelerationConfig) -> tuple[torch
 def _run_one(target, denoiser, sampler: str, sig: torch.Tensor, cfg, seed: int):
     gen = torch.Generator().manual_seed(seed)
     s32 = sig.float()
-    x = target.sample(cfg.samples, gen).float() + s32[0] * torch.randn(
-        cfg.samples, target.dim, generator=gen
-    )
+    _, x = target.sample_noised(cfg.samples, float(s32[0]), gen)
     out = SAMPLERS[sampler](denoiser, x, s32, generator=gen)
     return isotropic_mixture_metrics(out, target)
 

@@ -135,8 +135,7 @@ def run_las_learned(cfg: LasLearnedConfig, on_row=None) -> list[dict]:
                 for sampler in cfg.samplers:
                     gen = torch.Generator().manual_seed(cfg.seed + 7919 * k)
                     s32 = sig.float()
-                    x = torch.randn(cfg.samples, target.dim, generator=gen) * s32[0]
-                    x = x + target.sample(cfg.samples, gen).float()
+                    _, x = target.sample_noised(cfg.samples, float(s32[0]), gen)
                     out = SAMPLERS[sampler](model, x, s32, generator=gen)
                     m = atom_histogram_metrics(out, target)
                     row = {

@@ -129,9 +129,7 @@ def _sampler_fn(name: str):
 def _measure(target, name: str, schedule: str, k: int, cfg) -> tuple[float, int, int]:
     sig = append_zero(get_schedule(schedule, k, cfg.sigma_min, cfg.sigma_max).double()).float()
     gen = torch.Generator().manual_seed(cfg.seed + k)
-    x = target.sample(cfg.samples, gen).float() + sig[0] * torch.randn(
-        cfg.samples, target.dim, generator=gen
-    )
+    _, x = target.sample_noised(cfg.samples, float(sig[0]), gen)
     oracle = CountingOracle(target, validate=False)
     out = _sampler_fn(name)(oracle, x, sig, generator=gen)
     return radial_ks(out, target), round(oracle.nfe_per_sample), oracle.num_distinct_sigmas
