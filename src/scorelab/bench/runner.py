@@ -123,16 +123,14 @@ def run_cell(cell: Cell) -> dict:
         )
         return _row(cell, target, oracle, out, steps, time.perf_counter() - start, None)
     if cell.is_peer:
-        from ..compat.k_diffusion import load_sampling
+        from ..compat.k_diffusion import k_diffusion_sampler, load_sampling
 
-        kd = load_sampling()
-        sigmas, steps = _peer_grid(cell, kd)
-        name = cell.method.split(":", 1)[1]
-        fn = getattr(kd, f"sample_{name}")
+        sigmas, steps = _peer_grid(cell, load_sampling())
+        fn = k_diffusion_sampler(cell.method.split(":", 1)[1])
 
         def run(x, gen):
             torch.manual_seed(cell.seed)  # k-diffusion draws noise from the global generator
-            return fn(oracle, x, sigmas, disable=True)
+            return fn(oracle, x, sigmas)
     else:
         spec = SAMPLERS[cell.method.split(":", 1)[1]]
         sigmas, steps = _scorelab_grid(cell, spec)

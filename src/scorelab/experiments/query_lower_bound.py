@@ -119,10 +119,9 @@ def radial_ks(samples: torch.Tensor, target: GaussianMixture) -> float:
 
 def _sampler_fn(name: str):
     if name.startswith("sample_"):
-        from ..compat.k_diffusion import load_sampling
+        from ..compat.k_diffusion import k_diffusion_sampler
 
-        fn = getattr(load_sampling(), name)
-        return lambda model, x, sig, generator=None: fn(model, x, sig, disable=True)
+        return k_diffusion_sampler(name)
     return SAMPLERS[name]
 
 
