@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from _readme import write_readme_block
-from scorelab.experiments import EXPERIMENTS, get_experiment, write_experiment
+from scorelab.experiments import EXPERIMENTS, get_experiment, record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,10 +33,7 @@ def main() -> None:
         rows = json.loads(Path(args.rows).read_text())["rows"]
     else:
         rows = exp.run(cfg, lambda row: print(exp.label(row), flush=True))
-    summary = exp.summarize(rows)
-    out = ROOT / "docs" / "experiments"
-    write_experiment(args.name, rows, summary, args.db, str(out))
-    exp.figure(rows, out / f"{args.name}.png")
+    summary, _ = record(exp, rows, args.db, str(ROOT / "docs" / "experiments"))
     elapsed = time.perf_counter() - t0
     lines = ["| case | quantity | value |", "|---|---|---|"]
     lines += [f"| {c} | {k} | {v} |" for c, k, v in exp.summary_rows(summary)]

@@ -428,7 +428,7 @@ def experiment(
     out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),
 ) -> None:
     """Run a theory-reproduction experiment; rows go to the DuckDB file, figure to OUT."""
-    from .experiments import get_experiment, write_experiment
+    from .experiments import get_experiment, record
 
     try:
         exp = get_experiment(name)
@@ -438,9 +438,7 @@ def experiment(
     t0 = time.perf_counter()
     with console.status(name) as status:
         rows = exp.run(cfg, lambda row: status.update(exp.label(row)))
-    summary = exp.summarize(rows)
-    folder = write_experiment(name, rows, summary, db, out)
-    exp.figure(rows, folder / f"{name}.png")
+    summary, folder = record(exp, rows, db, out)
     table = Table(title=f"{name} ({time.perf_counter() - t0:.0f} s): {exp.claim}")
     for col in ("case", "quantity", "value"):
         table.add_column(col)

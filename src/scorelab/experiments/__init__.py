@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import acceleration, dimension_free, las_learned, query_lower_bound
 from .acceleration import AccelerationConfig, run_acceleration
@@ -84,6 +85,15 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+def record(exp: Experiment, rows: list[dict], db: str, out: str) -> tuple[dict, Path]:
+    """Summarise ``rows``, store them (:func:`write_experiment`) and draw the figure
+    ``out/NAME.png``; returns the summary and the output folder."""
+    summary = exp.summarize(rows)
+    folder = write_experiment(exp.name, rows, summary, db, out)
+    exp.figure(rows, folder / f"{exp.name}.png")
+    return summary, folder
+
+
 def get_experiment(name: str) -> Experiment:
     """Look an experiment up by name."""
     try:
@@ -102,6 +112,7 @@ __all__ = [
     "LasLearnedConfig",
     "QueryLowerBoundConfig",
     "get_experiment",
+    "record",
     "run_acceleration",
     "run_dimension_free",
     "run_las_learned",

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .query_lower_bound import fewest_per_dim
+
 __all__ = [
     "acceleration_figure",
     "dimension_free_figure",
@@ -131,11 +133,7 @@ def acceleration_figure(rows: list[dict], path: str | Path) -> Path:
 def query_lower_bound_figure(rows: list[dict], path: str | Path) -> Path:
     """Fewest score queries (best schedule) against d per sampler, with a √d reference line."""
     plt = _pyplot()
-    best: dict[tuple[str, int], int] = {}
-    for r in rows:
-        if r["kind"] == "fewest" and r["queries"] is not None:
-            key = (r["sampler"], r["dim"])
-            best[key] = min(best.get(key, r["queries"]), r["queries"])
+    best = {key: r["queries"] for key, r in fewest_per_dim(rows).items()}
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for sampler in dict.fromkeys(s for s, _ in best):
         pts = sorted((d, q) for (s, d), q in best.items() if s == sampler)

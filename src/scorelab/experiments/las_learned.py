@@ -165,9 +165,9 @@ def summarize(rows: list[dict]) -> dict:
     for error, sampler in keys:
         sel = [r for r in rows if r["error"] == error and r["sampler"] == sampler]
         res: dict = {}
+        ks = sorted({r["steps"] for r in sel})
         for las in ("las-measured", "las-oracle"):
             wins, ratios = 0, []
-            ks = sorted({r["steps"] for r in sel})
             for k in ks:
                 at = {r["grid"]: r["tv"] for r in sel if r["steps"] == k}
                 best = min(at[h] for h in HEURISTICS)

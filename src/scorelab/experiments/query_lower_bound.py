@@ -44,6 +44,7 @@ from ._text import summary_text_rows
 
 __all__ = [
     "QueryLowerBoundConfig",
+    "fewest_per_dim",
     "radial_ks",
     "run_query_lower_bound",
     "scale_mixture",
@@ -190,9 +191,8 @@ def run_query_lower_bound(cfg: QueryLowerBoundConfig, on_row=None) -> list[dict]
     return rows
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Per sampler (best schedule at each d): fewest queries and distinct levels per d, and the
-    fitted exponent b of queries ∝ d^b (claim: b ≥ ½ for any sampler, up to logs)."""
+def fewest_per_dim(rows: list[dict]) -> dict[tuple[str, int], dict]:
+    """``(sampler, d) -> row`` of the schedule needing the fewest queries (criterion met)."""
     best: dict[tuple[str, int], dict] = {}
     for r in rows:
         if r["kind"] != "fewest" or r["queries"] is None:
@@ -200,6 +200,13 @@ def summarize(rows: list[dict]) -> dict:
         key = (r["sampler"], r["dim"])
         if key not in best or r["queries"] < best[key]["queries"]:
             best[key] = r
+    return best
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Per sampler (best schedule at each d): fewest queries and distinct levels per d, and the
+    fitted exponent b of queries ∝ d^b (claim: b ≥ ½ for any sampler, up to logs)."""
+    best = fewest_per_dim(rows)
     out: dict = {}
     for sampler in dict.fromkeys(s for s, _ in best):
         pts = sorted((d, r) for (s, d), r in best.items() if s == sampler)
