@@ -15,9 +15,9 @@ import contextlib
 
 import torch
 
-from scorelab.samplers import _common, accelerated, basic, dpm_solver
+from scorelab.samplers import _common, accel_sde, accelerated, basic, dpm_solver, unipc
 
-MODULES = (_common, basic, dpm_solver, accelerated)
+MODULES = (_common, basic, dpm_solver, accelerated, accel_sde, unipc)
 
 
 class _Basis:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .accel_sde import accel_sde_nfe, sample_accel_sde
 from .accelerated import (
     sample_li_accelerated_ode,
     sample_li_accelerated_sde,
@@ -27,6 +28,7 @@ from .basic import (
     sample_heun,
 )
 from .dpm_solver import sample_dpm_2, sample_dpmpp_2m, sample_dpmpp_2m_sde, sample_dpmpp_3m
+from .unipc import sample_unipc
 
 
 def _steps(sigmas) -> tuple[int, int]:
@@ -114,6 +116,14 @@ SAMPLERS: dict[str, SamplerSpec] = {
         False,
         "Li et al. 2024, arXiv 2403.03852, accelerated ODE",
     ),
+    "unipc": SamplerSpec(
+        sample_unipc,
+        _one_per_step,
+        _grid_levels,
+        3,
+        False,
+        "Zhao et al. 2023, UniPC-2 (bh2), arXiv 2302.04867",
+    ),
     "ddpm": SamplerSpec(
         sample_ddpm,
         _one_per_step,
@@ -162,6 +172,14 @@ SAMPLERS: dict[str, SamplerSpec] = {
         True,
         "Gupta, Cai & Chen 2024, arXiv 2406.00924, randomized-midpoint predictor",
     ),
+    "accel_sde": SamplerSpec(
+        sample_accel_sde,
+        accel_sde_nfe,
+        accel_sde_nfe,
+        2,
+        True,
+        "scorelab, after the mechanism of Li & Cai 2024, arXiv 2410.23285 (docs/design/accel.md)",
+    ),
 }
 
 
@@ -177,6 +195,7 @@ __all__ = [
     "SAMPLERS",
     "SamplerSpec",
     "get_sampler",
+    "sample_accel_sde",
     "sample_ddim",
     "sample_ddpm",
     "sample_ddpm_beta",
@@ -190,4 +209,5 @@ __all__ = [
     "sample_li_accelerated_ode",
     "sample_li_accelerated_sde",
     "sample_randomized_midpoint",
+    "sample_unipc",
 ]

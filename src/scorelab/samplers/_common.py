@@ -37,6 +37,15 @@ def to_d(x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> torch.
     return (x - denoised) / sigma
 
 
-def report(callback: Callback | None, i: int, x, sigma, sigma_next, denoised) -> None:
+def report(callback: Callback | None, i: int, x, sigma, sigma_next, denoised, **extra) -> None:
     if callback is not None:
-        callback({"x": x, "i": i, "sigma": sigma, "sigma_next": sigma_next, "denoised": denoised})
+        callback(
+            {
+                "x": x,
+                "i": i,
+                "sigma": sigma,
+                "sigma_next": sigma_next,
+                "denoised": denoised,
+                **extra,
+            }
+        )
