@@ -142,3 +142,29 @@ def test_bad_options_rejected():
         sample_accel_sde(TARGET, x, s, burn_in=-1)
     with pytest.raises(ValueError, match="order must be"):
         sample_unipc(TARGET, x, s, order=4)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_unipc_matches_diffusers_scheduler_on_its_grid(order):
+    """Our σ-space UniPC against diffusers' UniPCMultistepScheduler (bh2, x0-prediction,
+    lower_order_final) driving the same exact denoiser on the scheduler's own σ grid."""
+    import diffusers  # a dev dependency: installed wherever the tests run
+    target = Gaussian(np.zeros(4), np.array([0.1, 0.5, 1.0, 2.0]))
+    sched = diffusers.UniPCMultistepScheduler(
+        num_train_timesteps=1000,
+        beta_schedule="linear",
+        prediction_type="sample",
+        solver_order=order,
+        final_sigmas_type="zero",
+    )
+    sched.set_timesteps(12)
+    sigmas = sched.sigmas.double()
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = x * sigmas[0]
+    u = x / (1 + sigmas[0] ** 2).sqrt()  # diffusers' VP state
+    for i, t in enumerate(sched.timesteps):
+        x_sigma = u * (1 + sigmas[i] ** 2).sqrt()
+        model_output = target.denoise(x_sigma, torch.full((64,), float(sigmas[i])).double())
+        u = sched.step(model_output, t, u).prev_sample
+    ours = sample_unipc(target, x, sigmas, order=order, lower_order_final=True)
+    assert torch.allclose(ours, u.double(), atol=2e-6)

@@ -65,12 +65,17 @@ class AccelerationConfig:
         "randomized_midpoint",
         "li_ode",
         "dpmpp_2m",
+        "dpmpp_2m_sde",
+        "unipc",
+        "accel_sde",
     )
     nfe_budgets: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
     tv_targets: tuple[float, ...] = TV_TARGETS
     score_errors: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
     sensitivity_dim: int = 16
     sensitivity_nfe: int = 64
+    #: more samples than the curves: at 64 queries the errors sit near the 4000-sample floor
+    sensitivity_samples: int = 40000
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     samples: int = 4000
@@ -82,8 +87,9 @@ class AccelerationConfig:
         return cls(
             dims=(2, 16, 128),
             nfe_budgets=(4, 8, 16, 32, 64, 128),
-            samplers=("ddpm", "li_sde", "randomized_midpoint", "li_ode"),
+            samplers=("ddpm", "li_sde", "randomized_midpoint", "li_ode", "accel_sde"),
             samples=2000,
+            sensitivity_samples=8000,
         )
 
 
@@ -105,17 +111,18 @@ def _grid_for(sampler: str, budget: int, cfg: AccelerationConfig) -> tuple[torch
     return sig, spec.nfe(sig)
 
 
-def _run_one(target, denoiser, sampler: str, sig: torch.Tensor, cfg, seed: int):
+def _run_one(target, denoiser, sampler: str, sig: torch.Tensor, cfg, seed: int, samples=None):
     gen = torch.Generator().manual_seed(seed)
     s32 = sig.float()
-    _, x = target.sample_noised(cfg.samples, float(s32[0]), gen)
+    _, x = target.sample_noised(samples or cfg.samples, float(s32[0]), gen)
     out = SAMPLERS[sampler](denoiser, x, s32, generator=gen)
     return isotropic_mixture_metrics(out, target)
 
 
 def run_acceleration(cfg: AccelerationConfig, on_row=None) -> list[dict]:
     """Rows of kind ``error-vs-nfe`` (one per d, sampler, NFE), ``floor`` (exact samples, one per
-    d) and ``sensitivity`` (one per sampler, ε_score)."""
+    d), ``sensitivity`` (one per sampler, ε_score) and ``sensitivity-floor`` (exact samples of the
+    sensitivity run's size)."""
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
@@ -134,11 +141,14 @@ def run_acceleration(cfg: AccelerationConfig, on_row=None) -> list[dict]:
                 m = _run_one(target, target, sampler, sig, cfg, cfg.seed + budget)
                 emit(_row("error-vs-nfe", dim, sampler, nfe, m, 0.0))
     target = acceleration_target(cfg.sensitivity_dim)
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    m = isotropic_mixture_metrics(target.sample(cfg.sensitivity_samples, gen).float(), target)
+    emit(_row("sensitivity-floor", cfg.sensitivity_dim, "exact samples", 0, m, 0.0))
     for sampler in cfg.samplers:
         sig, nfe = _grid_for(sampler, cfg.sensitivity_nfe, cfg)
         for eps in cfg.score_errors:
             model = ErrorInjectedDenoiser(target, eps, kind="bias", space="score", seed=cfg.seed)
-            m = _run_one(target, model, sampler, sig, cfg, cfg.seed + 99)
+            m = _run_one(target, model, sampler, sig, cfg, cfg.seed + 99, cfg.sensitivity_samples)
             emit(_row("sensitivity", cfg.sensitivity_dim, sampler, nfe, m, eps))
     return rows
 
@@ -208,6 +218,9 @@ def summarize(rows: list[dict], targets: tuple[float, ...] = TV_TARGETS) -> dict
             res["error vs ε_score"] = " ".join(f"{e:g}:{v:.3f}" for e, v in sens)
         out[sampler] = res
     out["exact-sample floor"] = {f"d={d}": v for d, v in sorted(floors.items())}
+    for r in rows:
+        if r["kind"] == "sensitivity-floor":
+            out["exact-sample floor"][f"sensitivity set, d={r['dim']}"] = r["tv"]
     return out
 
 

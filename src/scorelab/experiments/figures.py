@@ -106,7 +106,7 @@ def acceleration_figure(rows: list[dict], path: str | Path) -> Path:
                 (r["nfe"], r["tv"]) for r in curve if r["dim"] == dim and r["sampler"] == sampler
             )
             n, e = np.array(pts).T
-            ax.plot(n, e, "-o", ms=3, label=sampler)
+            ax.plot(n, e, "-o" if len(ax.lines) < 10 else "--s", ms=3, label=sampler)
         for r in rows:
             if r["kind"] == "floor" and r["dim"] == dim:
                 ax.axhline(r["tv"], color="gray", ls=":", lw=1)
@@ -121,6 +121,9 @@ def acceleration_figure(rows: list[dict], path: str | Path) -> Path:
         )
         e, v = np.array(pts).T
         ax.plot(e, v, "-o", ms=3, label=sampler)
+    for r in rows:
+        if r["kind"] == "sensitivity-floor":
+            ax.axhline(r["tv"], color="gray", ls=":", lw=1)
     if sens:
         ax.set_title(f"d = {sens[0]['dim']}, NFE ≈ {sens[0]['nfe']}", fontsize=9)
     ax.set(xscale="log", yscale="log", xlabel="injected score error ε (0 drawn at 1e-4)")

@@ -16,8 +16,9 @@ m_t is reused as m_0 of the next step, so the corrector costs no query: NFE = K,
 level σ_0 … σ_{K−1}, as in diffusers' ``UniPCMultistepScheduler`` (whose update rules these are).
 The order p is min(``order``, steps taken); UniPC-p is of order p + 1 (paper, Thm 3.3). A step to
 σ = 0 returns the last model output (diffusers' final step); the corrector is not applied after
-the last query (there is no further model output to correct with). Not included: diffusers'
-``lower_order_final`` and thresholding."""
+the last query (there is no further model output to correct with). With ``lower_order_final``
+the outputs match diffusers' scheduler on its own grid to float32 rounding
+(``tests/test_accel_sde.py``). Not included: thresholding."""
 
 from __future__ import annotations
 
@@ -67,7 +68,16 @@ def _update(x_s0, m0, history, s0, t, lam_s0, h, order, m_t=None):
 
 
 @torch.no_grad()
-def sample_unipc(denoiser, x, sigmas, *, order: int = 2, generator=None, callback=None):
+def sample_unipc(
+    denoiser,
+    x,
+    sigmas,
+    *,
+    order: int = 2,
+    lower_order_final: bool = False,
+    generator=None,
+    callback=None,
+):
     """UniPC-``order`` with the bh2 variant (see the module docstring). Order ``order`` + 1.
 
     Args:
@@ -75,6 +85,9 @@ def sample_unipc(denoiser, x, sigmas, *, order: int = 2, generator=None, callbac
         x: initial state at ``sigmas[0]``.
         sigmas: strictly decreasing σ grid, optionally ending in 0.
         order: predictor order p ∈ {1, 2, 3} (diffusers' ``solver_order``; default 2).
+        lower_order_final: diffusers' rule (its default): step i of K uses order
+            min(p, K − i), so the last steps drop order. Off by default here: on a grid that
+            ends at σ > 0 it lowers the global order.
         generator: unused (deterministic sampler); validated for the common signature.
         callback: called once per step with k-diffusion's keys.
 
@@ -100,7 +113,7 @@ def sample_unipc(denoiser, x, sigmas, *, order: int = 2, generator=None, callbac
         del history[:-order]  # only the last `order` outputs are ever read
         if t == 0:
             return denoised
-        used = min(order, i + 1)
+        used = min(order, i + 1, len(sig) - 1 - i if lower_order_final else order)
         h = -math.log(t) - lam
         last = (x, used)
         x = _update(x, denoised, history, s, t, lam, h, used)
