@@ -9,12 +9,13 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def write_readme_block(name: str, body: str, how: str) -> None:
-    """Put ``body`` between the NAME markers; ``how`` (the command, run facts) goes in the start
-    marker. Exits with an error when the markers are missing."""
+def write_readme_block(name: str, body: str, how: str, path: Path = README) -> None:
+    """Put ``body`` between the NAME markers of ``path`` (default README.md); ``how`` (the
+    command, run facts) goes in the start marker. Exits with an error when the markers are
+    missing."""
     block = f"<!-- {name}:start ({how}) -->\n{body}\n<!-- {name}:end -->"
     pattern = rf"<!-- {re.escape(name)}:start.*?<!-- {re.escape(name)}:end -->"
-    text, n = re.subn(pattern, lambda _: block, README.read_text(), flags=re.S)
+    text, n = re.subn(pattern, lambda _: block, path.read_text(), flags=re.S)
     if n != 1:
-        raise SystemExit(f"README.md has no {name} markers")
-    README.write_text(text)
+        raise SystemExit(f"{path.name} has no {name} markers")
+    path.write_text(text)

@@ -47,6 +47,13 @@ def test_accel_sde_order_holds_across_eta(eta):
     assert -4.3 <= slope <= -3.7, slope
 
 
+def test_accel_sde_exact_weights_are_at_least_second_order():
+    """weights="exact" (J₁ in place of ½(1 − e^{−H})): measured slope −5.3 over K = 256…1024,
+    pre-asymptotic; at least order 2 is asserted."""
+    slope, _ = _kl_slope(sample_accel_sde, [256, 512, 1024], clip=None, weights="exact")
+    assert slope <= -3.7, slope
+
+
 def test_unipc_order_is_predictor_order_plus_one():
     """UniPC-p has order p + 1 (Zhao et al. 2023, Thm 3.3): KL slopes −4 (p = 1), −6 (p = 2)."""
     s1, _ = _kl_slope(sample_unipc, [64, 128, 256], order=1)
@@ -140,6 +147,8 @@ def test_bad_options_rejected():
         sample_accel_sde(TARGET, x, s, clip=0.0)
     with pytest.raises(ValueError, match="burn_in"):
         sample_accel_sde(TARGET, x, s, burn_in=-1)
+    with pytest.raises(ValueError, match="weights must be"):
+        sample_accel_sde(TARGET, x, s, weights="trapezoid")
     with pytest.raises(ValueError, match="order must be"):
         sample_unipc(TARGET, x, s, order=4)
 
@@ -149,6 +158,7 @@ def test_unipc_matches_diffusers_scheduler_on_its_grid(order):
     """Our σ-space UniPC against diffusers' UniPCMultistepScheduler (bh2, x0-prediction,
     lower_order_final) driving the same exact denoiser on the scheduler's own σ grid."""
     import diffusers  # a dev dependency: installed wherever the tests run
+
     target = Gaussian(np.zeros(4), np.array([0.1, 0.5, 1.0, 2.0]))
     sched = diffusers.UniPCMultistepScheduler(
         num_train_timesteps=1000,
