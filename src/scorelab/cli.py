@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import torch
@@ -9,8 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .experiments import EXPERIMENTS
+from .samplers import SAMPLERS
+from .schedules import SCHEDULES
+from .targets import PRESETS
+
 app = typer.Typer(help="scorelab: fast, measurable diffusion sampling.", no_args_is_help=True)
-console = Console(width=120)
+# the terminal's width (or $COLUMNS); 120 columns when piped, so tables stay readable in logs
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
+TARGET_NAMES = ", ".join(sorted(PRESETS))
+SAMPLER_NAMES = ", ".join(SAMPLERS)
 
 
 @app.callback()
@@ -21,10 +31,11 @@ def _main() -> None:
 @app.command()
 def demo(
     samples: int = typer.Option(4096, min=16, help="samples per run"),
-    steps: list[int] = typer.Option([10, 50], help="sampling steps K (repeatable)"),
+    steps: list[int] = typer.Option([10, 50], min=1, help="sampling steps K ≥ 1 (repeatable)"),
     seed: int = typer.Option(0, help="random seed"),
     samplers: list[str] = typer.Option(
-        ["euler", "heun", "dpmpp_2m", "ddpm", "li_sde"], help="samplers (repeatable)"
+        ["euler", "heun", "dpmpp_2m", "ddpm", "li_sde", "accel_sde"],
+        help=f"samplers (repeatable): {SAMPLER_NAMES}",
     ),
 ) -> None:
     """Sample two exact targets with a few built-in samplers and print a metric table."""
@@ -57,7 +68,8 @@ def demo(
             col,
             justify="right" if col not in ("target", "sampler", "schedule", "metric") else "left",
         )
-    for tname, target in (("atoms64-R8", atoms), ("gauss-d16", gauss)):
+    # atoms: the `atoms64-r8` preset (seed 0); the Gaussian is the demo's own
+    for tname, target in ((f"atoms64-r8 (seed {seed})", atoms), ("gaussian d=16 (demo)", gauss)):
         for sname in samplers:
             if sname not in SAMPLERS:
                 _fail(f"unknown sampler {sname!r}; choose from {sorted(SAMPLERS)}")
@@ -101,6 +113,7 @@ def bench(
     address: str = typer.Option(None, help="Ray cluster address (with --executor ray)"),
     score_error: float = typer.Option(0.0, help="score-error level for the summary table"),
     log_cells: bool = typer.Option(False, help="print 'done KEY' as each cell is stored"),
+    retry_failed: bool = typer.Option(False, help="rerun the cells that failed before"),
 ) -> None:
     """Run a benchmark suite (skipping finished cells) and print the best-per-NFE table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -113,7 +126,10 @@ def bench(
         _fail(str(err))
     if executor not in ("local", "ray"):
         _fail(f"unknown executor {executor!r}; expected local or ray")
-    with ResultStore(db) as store:
+    store = _open_store(ResultStore, db)
+    with store:
+        if retry_failed:
+            console.print(f"retrying {store.clear_failures()} failed cells")
         todo = len(spec.cells) - len(store.finished_keys() & {c.key() for c in spec.cells})
         missing = missing_peers(spec)
         if missing:
@@ -138,13 +154,21 @@ def bench(
 
             def on_row(row: dict) -> None:
                 bar.advance(task)
-                if log_cells:
+                if "failure" in row:
+                    console.print(f"[red]failed[/red] {row['cell_key']}: {row['failure']}")
+                elif log_cells:
                     print(f"done {row['cell_key']}", flush=True)
 
             run_suite(
                 spec, store, workers=workers, executor=executor, address=address, on_row=on_row
             )
         _print_best(best_per_nfe(store, score_error))
+        failed = store.failures()
+        if failed:
+            console.print(
+                f"[yellow]{len(failed)} failed cells[/yellow] (stored with their error; "
+                "rerun with --retry-failed to try them again)"
+            )
 
 
 @app.command()
@@ -161,7 +185,7 @@ def report(
 
     if not Path(db).exists():
         _fail(f"results file not found: {db} (run scorelab bench first)")
-    with ResultStore(db) as store:
+    with _open_store(ResultStore, db) as store:
         try:
             path = write_report(store, out, score_error=score_error)
         except ValueError as err:
@@ -192,6 +216,13 @@ def _print_best(entries: list[dict]) -> None:
     console.print(table)
 
 
+def _open_store(cls, db: str):
+    try:
+        return cls(db)
+    except ValueError as err:
+        _fail(str(err))
+
+
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
@@ -199,7 +230,7 @@ def _fail(message: str) -> None:
 
 @app.command()
 def schedule(
-    name: str = typer.Argument(..., help="schedule name (see --list) or 'las'"),
+    name: str = typer.Argument(None, help=f"schedule: {', '.join(SCHEDULES)} or las"),
     steps: int = typer.Option(10, "--steps", "-k", min=1, help="number of steps K"),
     sigma_min: float = typer.Option(None, help="smallest σ (default 0.002)"),
     sigma_max: float = typer.Option(None, help="largest σ (default 80)"),
@@ -209,7 +240,7 @@ def schedule(
     target: str = typer.Option(
         None,
         help="built-in target: LAS uses its exact mmse (oracle-"
-        "LAS); every schedule also reports its exact D",
+        f"LAS); every schedule also reports its exact D. Targets: {TARGET_NAMES}",
     ),
     model: str = typer.Option(
         None, help="LAS: a scorelab checkpoint (`scorelab train`); uses its recorded loss curve"
@@ -217,9 +248,14 @@ def schedule(
     measure: bool = typer.Option(
         False, help="LAS with --model: measure the loss curve on the held-out split instead"
     ),
-    smooth: float = typer.Option(0.0, help="LAS: smoothing width in log-SNR (0 = none)"),
-    candidates: int = typer.Option(1000, help="LAS: number of candidate levels"),
+    smooth: float = typer.Option(0.0, min=0.0, help="LAS: smoothing width in log-SNR (0 = none)"),
+    candidates: int = typer.Option(1000, min=2, help="LAS: number of candidate levels"),
     fmt: str = typer.Option("table", "--format", help="table | json | k-diffusion | diffusers"),
+    beta_schedule: str = typer.Option(
+        "linear",
+        help="--format diffusers: the DDPM β schedule of the target model (linear, "
+        "scaled_linear, squaredcos_cap_v2); the σ range defaults to its own",
+    ),
     output: str = typer.Option(None, help="write the schedule to this file (JSON)"),
     list_: bool = typer.Option(False, "--list", help="list schedule names and exit"),
 ) -> None:
@@ -237,6 +273,8 @@ def schedule(
         to_k_diffusion,
     )
 
+    if fmt not in ("table", "json", "k-diffusion", "diffusers"):
+        _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
     if list_:
         console.print(
             ", ".join([*SCHEDULES, "las"])
@@ -245,12 +283,23 @@ def schedule(
             + ")"
         )
         return
+    if name is None:
+        _fail("give a schedule name (scorelab schedule --list shows them)")
     tgt = None
     try:
         if target is not None:
             from .targets import get_target
 
             tgt = get_target(target)
+        if fmt == "diffusers":
+            from .processes import ddpm_betas, ddpm_sigmas
+
+            # the grid must lie in the discrete model's σ range to map onto its timesteps
+            table = ddpm_sigmas(ddpm_betas(beta_schedule))
+            if sigma_min is None:
+                sigma_min = float(table[0]) * (1 + 1e-6)
+            if sigma_max is None:
+                sigma_max = min(80.0, float(table[-1]) * (1 - 1e-6))
         lo = 0.002 if sigma_min is None else sigma_min
         hi = 80.0 if sigma_max is None else sigma_max
         meta: dict = {"name": name, "steps": steps}
@@ -276,6 +325,11 @@ def schedule(
                 meta["loss_curve_source"] = "measured" if measure else "recorded"
             elif loss_curve is not None:
                 curve = LossCurve.load(loss_curve).monotone()
+                # as for --model: by default the grid stays where the curve was measured
+                if sigma_min is None:
+                    lo = max(lo, float(curve.sigma[0]))
+                if sigma_max is None:
+                    hi = min(hi, float(curve.sigma[-1]))
                 if smooth > 0:
                     curve = curve.smoothed(smooth).monotone()
                 sigmas = las_schedule(
@@ -301,7 +355,7 @@ def schedule(
         print(json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist()))
     elif fmt == "diffusers":
         try:
-            print(json.dumps(to_diffusers(sigmas)))
+            print(json.dumps(to_diffusers(sigmas, beta_schedule=beta_schedule)))
         except ValueError as err:
             _fail(str(err))
     elif fmt == "table":
@@ -317,8 +371,6 @@ def schedule(
 
             d = discretization_error(sigmas.double().numpy(), tgt, num_samples=4000, num_points=801)
             console.print(f"exact discretization term D = {d:.6g} nats on {target}")
-    else:
-        _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
 
 
 def _model_loss_curve(path: str, measure: bool, lo: float, hi: float):
@@ -342,8 +394,8 @@ def _model_loss_curve(path: str, measure: bool, lo: float, hi: float):
 
 @app.command("loss-curve")
 def loss_curve_cmd(
-    target: str = typer.Option("atoms64-r8", help="built-in target"),
-    output: str = typer.Option(..., help="output file (JSON)"),
+    target: str = typer.Option("atoms64-r8", help=f"built-in target: {TARGET_NAMES}"),
+    output: str = typer.Option(..., help="output file (JSON; missing folders are created)"),
     levels: int = typer.Option(100, min=2, help="number of noise levels (log-uniform)"),
     samples: int = typer.Option(1024, min=2, help="samples per level"),
     sigma_min: float = typer.Option(0.002, help="smallest σ"),
@@ -412,17 +464,23 @@ def train(
         result = run_training(cfg, out, progress=True)
     except (ValueError, TypeError) as err:
         _fail(str(err))
+    window = max(1, cfg.steps // 20)
+    first, last = result.losses[:window].mean(), result.losses[-window:].mean()
     console.print(
         f"wrote {result.checkpoint}: {cfg.steps} steps in {result.seconds:.0f} s, loss "
-        f"{result.losses[: max(1, cfg.steps // 20)].mean():.4f} -> "
-        f"{result.losses[-max(1, cfg.steps // 20) :].mean():.4f}; loss curve at "
-        f"{result.loss_curve.sigma.size} levels"
+        f"{first:.4f} -> {last:.4f}; loss curve at {result.loss_curve.sigma.size} levels"
     )
+    if not last < first:
+        console.print(
+            f"[yellow]warning:[/yellow] the training loss did not go down ({first:.4f} -> "
+            f"{last:.4f} over the first/last {window} steps); the model is likely unusable — "
+            "train longer, or check --steps / --batch-size"
+        )
 
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help="dimension-free | las-learned"),
+    name: str = typer.Argument(..., help=" | ".join(EXPERIMENTS)),
     fast: bool = typer.Option(False, help="CI-sized configuration (minutes)"),
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file"),
     out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),

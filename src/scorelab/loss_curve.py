@@ -183,8 +183,10 @@ class LossCurve:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write JSON atomically (temporary file + rename, so no partial file is left)."""
+        """Write JSON atomically (temporary file + rename, so no partial file is left); missing
+        parent folders are created (as for every output file of scorelab)."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=1))
         tmp.replace(path)
@@ -207,19 +209,48 @@ class LossCurve:
     @classmethod
     def load(cls, path: str | Path) -> LossCurve:
         """Read JSON written by :meth:`save`, or a two/three-column text file (σ, loss[, stderr])
-        holding x0-MSE."""
+        holding x0-MSE, comma- or whitespace-separated; a header line is allowed. Every problem
+        with the file is a one-line ``ValueError`` naming it."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"loss curve file not found: {path}")
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: cannot read the loss curve ({err})") from None
+        if not text.strip():
+            raise ValueError(
+                f"{path} is empty (expected a scorelab loss-curve JSON or σ,loss rows)"
+            )
         if text.lstrip().startswith("{"):
-            return cls.from_dict(json.loads(text), source=str(path))
-        arr = np.loadtxt(path, delimiter="," if "," in text.splitlines()[-1] else None, ndmin=2)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path} is not valid JSON ({err})") from None
+            try:
+                return cls.from_dict(data, source=str(path))
+            except (KeyError, TypeError) as err:
+                raise ValueError(f"{path}: loss-curve JSON lacks or garbles field {err}") from None
+        rows = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        delimiter = "," if "," in rows[-1] else None
+        try:
+            float(rows[0].split(delimiter)[0])
+        except ValueError:
+            rows = rows[1:]  # a header line
+        try:
+            arr = np.loadtxt(rows, delimiter=delimiter, ndmin=2)
+        except ValueError as err:
+            raise ValueError(f"{path}: cannot parse σ,loss rows ({err})") from None
+        if arr.size == 0:
+            raise ValueError(f"{path} has a header but no σ,loss rows")
         if arr.shape[1] not in (2, 3):
             raise ValueError(f"{path}: expected 2 or 3 columns (sigma, loss[, stderr])")
         order = np.argsort(arr[:, 0])
         arr = arr[order]
-        return cls(arr[:, 0], arr[:, 1], arr[:, 2] if arr.shape[1] == 3 else None)
+        try:
+            return cls(arr[:, 0], arr[:, 1], arr[:, 2] if arr.shape[1] == 3 else None)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
 
 
 def _as_x0_denoiser(model: Callable, parametrisation: str, sigma_data: float) -> Denoiser:

@@ -34,15 +34,23 @@ def run_suite(
     executor: str = "local",
     address: str | None = None,
     on_row: Callable[[dict], None] | None = None,
+    retry_failed: bool = False,
 ) -> int:
-    """Run the unfinished cells; returns how many ran. Each row is committed when it arrives.
-    Cells of peers whose library is not installed are not run (see :func:`missing_peers`)."""
+    """Run the unfinished cells; returns how many ran. Each row is committed when it arrives; a
+    cell that raises is stored as a failure (``store.failures()``) and the sweep goes on.
+    Failed cells are retried only with ``retry_failed=True``. Cells of peers whose library is
+    not installed are not run (see :func:`missing_peers`)."""
+    if retry_failed:
+        store.clear_failures()
     done = store.finished_keys()
     missing = set(missing_peers(suite))
     todo = [c for c in suite.cells if c.key() not in done and c.method not in missing]
     for row in run_cells(todo, workers=workers, executor=executor, address=address):
         row["suite"] = suite.name
-        store.insert(row)
+        if "failure" in row:
+            store.insert_failure(row)
+        else:
+            store.insert(row)
         if on_row is not None:
             on_row(row)
     return len(todo)

@@ -106,6 +106,10 @@ def peer_library_available(method: str) -> bool:
     return lib == "scorelab"
 
 
+#: σ range a suite may span: what the samplers and targets are tested on (σ = 1e-4 … 1e4)
+SIGMA_RANGE = (1e-4, 1e4)
+
+
 def _fail(source: str, message: str) -> None:
     raise ValueError(f"suite {source}: {message}")
 
@@ -148,6 +152,12 @@ def _expand(data: dict, source: str) -> list[Cell]:
     lo, hi = float(data.get("sigma_min", 0.002)), float(data.get("sigma_max", 80.0))
     if not 0 < lo < hi:
         _fail(source, f"need 0 < sigma_min < sigma_max, got {lo}, {hi}")
+    if lo < SIGMA_RANGE[0] or hi > SIGMA_RANGE[1]:
+        _fail(
+            source,
+            f"sigma_min, sigma_max = {lo:g}, {hi:g} leave the supported range "
+            f"[{SIGMA_RANGE[0]:g}, {SIGMA_RANGE[1]:g}] (samplers and targets are tested there)",
+        )
     targets = [t.get("name") for t in data["targets"]]
     for t in targets:
         if t not in PRESETS:

@@ -196,11 +196,29 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def run_cell_or_failure(cell: Cell) -> dict:
+    """:func:`run_cell`, except that an exception becomes a failure row (``cell_key``,
+    ``target``, ``method``, ``config`` and ``failure``: the error's type and first line), so
+    one bad cell never stops a sweep."""
+    try:
+        return run_cell(cell)
+    except Exception as err:  # every cell error is recorded, none is swallowed silently
+        first = (str(err).strip().splitlines() or [""])[0]
+        return {
+            "cell_key": cell.key(),
+            "target": cell.target,
+            "method": cell.method,
+            "config": dict(cell.__dict__),
+            "failure": f"{type(err).__name__}: {first}"[:500],
+        }
+
+
 def run_cells(
     cells: Iterable[Cell], *, workers: int = 1, executor: str = "local", address: str | None = None
 ):
-    """Yield result rows as cells finish (any order). ``executor``: ``local`` (process pool when
-    ``workers`` > 1) or ``ray``."""
+    """Yield result rows as cells finish (any order); a cell that raises yields a failure row
+    (:func:`run_cell_or_failure`). ``executor``: ``local`` (process pool when ``workers`` > 1)
+    or ``ray``."""
     cells = list(cells)
     if executor == "ray":
         yield from _run_ray(cells, address)
@@ -209,10 +227,10 @@ def run_cells(
         raise ValueError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
     if workers <= 1:
         for cell in cells:
-            yield run_cell(cell)
+            yield run_cell_or_failure(cell)
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
-        futures = [pool.submit(run_cell, c) for c in cells]
+        futures = [pool.submit(run_cell_or_failure, c) for c in cells]
         for fut in as_completed(futures):
             yield fut.result()
 
@@ -224,7 +242,7 @@ def _run_ray(cells: list[Cell], address: str | None):
         raise ImportError("--executor ray needs Ray (pip install 'ray[default]')") from err
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(run_cell)
+    remote = ray.remote(run_cell_or_failure)
     pending = [remote.remote(c) for c in cells]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)

@@ -46,12 +46,61 @@ class ResultStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path))
+        try:
+            self.con = duckdb.connect(str(self.path))
+        except duckdb.Error as err:
+            first = str(err).strip().splitlines()[0]
+            if "lock" in str(err).lower():
+                raise ValueError(
+                    f"{self.path} is in use by another process (a running bench?); wait for it "
+                    "or use another --db file"
+                ) from None
+            raise ValueError(
+                f"{self.path} is not a readable DuckDB results file ({first})"
+            ) from None
         cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
         self.con.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS failures (cell_key VARCHAR PRIMARY KEY, suite VARCHAR, "
+            "target VARCHAR, method VARCHAR, config VARCHAR, message VARCHAR, "
+            "created_at TIMESTAMP DEFAULT current_timestamp)"
+        )
 
-    def finished_keys(self) -> set[str]:
-        return {row[0] for row in self.con.execute("SELECT cell_key FROM results").fetchall()}
+    def finished_keys(self, *, include_failed: bool = True) -> set[str]:
+        """Keys of the stored cells; failed cells count as finished unless
+        ``include_failed=False`` (a rerun retries them only when asked)."""
+        keys = {row[0] for row in self.con.execute("SELECT cell_key FROM results").fetchall()}
+        if include_failed:
+            keys |= {row[0] for row in self.con.execute("SELECT cell_key FROM failures").fetchall()}
+        return keys
+
+    def insert_failure(self, row: dict) -> None:
+        """Record a cell that raised: its key, config and one-line error message."""
+        self.con.execute(
+            "INSERT OR REPLACE INTO failures (cell_key, suite, target, method, config, message) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                row["cell_key"],
+                row.get("suite"),
+                row.get("target"),
+                row.get("method"),
+                json.dumps(row.get("config", {}), sort_keys=True),
+                row["failure"],
+            ],
+        )
+
+    def failures(self) -> list[dict]:
+        cur = self.con.execute(
+            "SELECT cell_key, target, method, message FROM failures ORDER BY cell_key"
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def clear_failures(self) -> int:
+        """Forget the failed cells (so that the next run retries them); returns how many."""
+        (n,) = self.con.execute("SELECT count(*) FROM failures").fetchone()
+        self.con.execute("DELETE FROM failures")
+        return int(n)
 
     def insert(self, row: dict) -> None:
         names = [k for k in COLUMNS if k in row]

@@ -55,13 +55,19 @@ def load_checkpoint(path: str | Path) -> tuple[EDMDenoiser, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as err:  # safetensors raises its own error types for a corrupt header
+        raise ValueError(f"{path} is not a readable safetensors file ({err})") from None
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a scorelab checkpoint (format {meta.get('format')!r})")
-    shape = tuple(json.loads(meta["sample_shape"]))
-    net = build_network(meta["arch"], shape, **json.loads(meta["arch_options"]))
-    net.load_state_dict(load_file(str(path)))
+    try:
+        shape = tuple(json.loads(meta["sample_shape"]))
+        net = build_network(meta["arch"], shape, **json.loads(meta["arch_options"]))
+        net.load_state_dict(load_file(str(path)))
+    except (KeyError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path}: checkpoint is damaged or incomplete ({err})") from None
     model = EDMDenoiser(net, shape, float(meta["sigma_data"])).eval()
     out: dict = {"info": json.loads(meta["info"]), "arch": meta["arch"]}
     if "loss_curve" in meta:

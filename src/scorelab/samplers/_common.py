@@ -12,15 +12,62 @@ from ..schedules.heuristic import check_sigmas
 Callback = Callable[[dict], None]
 
 
-def prepare(x: torch.Tensor, sigmas: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate the sampler inputs; returns ``(x, sigmas)``."""
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def prepare(denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator):
+    """Validate the sampler inputs; returns ``(guarded denoiser, x, sigmas)``.
+
+    * ``x`` must be a finite float32/float64 tensor with a batch dimension. Half precision is
+      rejected: σ² and the posterior weights underflow there (σ = 0.002 gives σ² = 4e-6, below
+      float16's normal range), which silently produced NaN. A half-precision *model* is fine —
+      it receives the float32 state and casts it itself.
+    * The grid follows x, as in k-diffusion: it is cast to x's dtype and device (a float64
+      schedule drives a float32 state) and then checked (1-D, finite, strictly decreasing after
+      the cast, positive except a final 0).
+    * The denoiser is wrapped by :func:`guard_outputs`."""
     x = check_float_tensor("x", x)
+    if x.dtype in HALF_DTYPES:
+        raise TypeError(
+            f"x has dtype {x.dtype}; samplers integrate in float32 or float64 (σ² and the "
+            "posterior weights underflow in half precision): pass x.float()"
+        )
     check_finite("x", x)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"x must have a non-empty batch dimension, got shape {tuple(x.shape)}")
+    if isinstance(sigmas, torch.Tensor) and sigmas.is_floating_point():
+        if sigmas.device != x.device and "meta" in (sigmas.device.type, x.device.type):
+            raise ValueError(f"sigmas are on device {sigmas.device} but x is on device {x.device}")
+        sigmas = sigmas.to(dtype=x.dtype, device=x.device)
     check_sigmas(sigmas, like=x)
     check_generator(generator)
-    return x, sigmas
+    return guard_outputs(denoiser), x, sigmas
+
+
+def guard_outputs(denoiser):
+    """Wrap ``denoiser`` so that an output of the wrong shape or with NaN/±inf stops the sampler
+    with an error naming the query and σ, instead of a silently non-finite sample."""
+    calls = 0
+
+    def guarded(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        calls += 1
+        out = denoiser(x, sigma)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"the denoiser returned {got} for input of shape {tuple(x.shape)} "
+                f"(query {calls}, sigma={float(sigma.reshape(-1)[0]):.6g})"
+            )
+        if not torch.isfinite(out).all():
+            bad = int((~torch.isfinite(out.reshape(out.shape[0], -1))).any(1).sum())
+            raise ValueError(
+                f"the denoiser returned non-finite values (NaN/inf) for {bad} of {x.shape[0]} "
+                f"samples at query {calls}, sigma={float(sigma.reshape(-1)[0]):.6g}"
+            )
+        return out
+
+    return guarded
 
 
 def batch_sigma(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

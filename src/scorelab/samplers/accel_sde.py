@@ -124,7 +124,7 @@ def sample_accel_sde(
         raise ValueError(f"burn_in must be an int >= 0, got {burn_in!r}")
     if weights not in ("half", "exact"):
         raise ValueError(f"weights must be 'half' or 'exact', got {weights!r}")
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     sig = sigmas.tolist()
     denoised = None  # x̂0 at the current state's level (reused from the previous query)
     previous: tuple[torch.Tensor, float] | None = None  # (x̂0, h) of the previous level

@@ -43,7 +43,7 @@ __all__ = [
 def sample_li_accelerated_ode(denoiser, x, sigmas, *, generator=None, callback=None):
     """Accelerated deterministic sampler of Li et al. 2024 (arXiv 2403.03852), see module doc.
     The first step (no previous ε̂) is plain DDIM. NFE = K."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     prev_eps = None
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i], sigmas[i + 1]
@@ -76,7 +76,7 @@ def sample_li_accelerated_sde(denoiser, x, sigmas, *, generator=None, callback=N
     """Accelerated stochastic sampler of Li et al. 2024 (arXiv 2403.03852), see module doc; the
     score at Y⁺ is queried at the step's own noise level σ_t, as in the paper. A step to σ = 0
     returns D(x, σ). NFE = K."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         if t == 0:
@@ -115,7 +115,7 @@ def sample_randomized_midpoint(denoiser, x, sigmas, *, generator=None, callback=
     which returns D(x_s, s)); distinct levels = 2K minus the final-zero step's midpoint.
     The per-chain error is the randomized method's: O(h²) bias plus an O(h^{3/2}) zero-mean
     fluctuation, so a single chain's law error has order 1.5 in the step size."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))

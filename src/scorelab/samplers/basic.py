@@ -27,7 +27,7 @@ __all__ = [
 def sample_euler(denoiser, x, sigmas, *, generator=None, callback=None):
     """Euler on the probability-flow ODE dx/dσ = (x − D(x, σ))/σ (Karras et al. 2022, Alg. 1
     without the correction). Order 1. NFE = K."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, batch_sigma(x, sigmas[i]))
         report(callback, i, x, sigmas[i], sigmas[i + 1], denoised)
@@ -65,7 +65,7 @@ def sample_heun(
     there), else 2K."""
     if s_churn < 0 or s_noise < 0:
         raise ValueError(f"s_churn and s_noise must be >= 0, got {s_churn}, {s_noise}")
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     n = len(sigmas) - 1
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
@@ -86,7 +86,7 @@ def sample_heun(
 def _denoise_then_update(denoiser, x, sigmas, generator, callback, update):
     """Loop shared by the one-query-per-step samplers: query D at σ_i, report, then
     ``x = update(x, denoised, σ_i, σ_{i+1})``; a step to σ = 0 returns D."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))

@@ -23,7 +23,7 @@ def sample_dpm_2(denoiser, x, sigmas, *, generator=None, callback=None):
     """DPM-Solver-2 (Lu et al. 2022, Alg. 1 with r = ½; singlestep, ε-form): an Euler (DDIM) half
     step to σ_mid = sqrt(σ σ_next) (the midpoint in log σ), then the full step with the slope
     there. Order 2. NFE = 2K − 1 if the last σ is 0 (an Euler step there), else 2K."""
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))
@@ -98,7 +98,7 @@ def _multistep(denoiser, x, sigmas, *, order, eta, generator, callback, warm_sta
     """
     if eta < 0:
         raise ValueError(f"eta must be >= 0, got {eta}")
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     sig = sigmas.tolist()
     history: list[tuple[torch.Tensor, float]] = []  # (x̂0, h) of the previous steps
     for i in range(len(sig) - 1):
@@ -152,4 +152,5 @@ def _multistep(denoiser, x, sigmas, *, order, eta, generator, callback, warm_sta
             )
         x = x_new
         history.append((denoised, h))
+        del history[:-2]  # only the last two outputs are ever read
     return x

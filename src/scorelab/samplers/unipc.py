@@ -94,7 +94,7 @@ def sample_unipc(
     NFE = K."""
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
-    x, sigmas = prepare(x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
     sig = sigmas.tolist()
     history: list[tuple[torch.Tensor, float]] = []  # (model output, λ), newest last
     last: tuple[torch.Tensor, int] | None = None  # (corrected x at the previous level, its order)

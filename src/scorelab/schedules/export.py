@@ -18,9 +18,11 @@ FORMAT = "scorelab.schedule/1"
 
 
 def save_schedule(path: str | Path, sigmas, **metadata) -> Path:
-    """Write a σ grid (float64, decreasing) with free-form metadata as JSON, atomically."""
+    """Write a σ grid (float64, decreasing) with free-form metadata as JSON, atomically
+    (missing parent folders are created)."""
     s = check_sigmas(torch.as_tensor(as_float64_array("sigmas", sigmas, ndim=1)))
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(
         json.dumps({"format": FORMAT, "sigmas": s.tolist(), "metadata": metadata}, indent=1)
@@ -34,9 +36,13 @@ def load_schedule(path: str | Path) -> tuple[torch.Tensor, dict]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"schedule file not found: {path}")
-    data = json.loads(path.read_text())
-    if data.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a scorelab schedule (format field {data.get('format')!r})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        got = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path} is not a scorelab schedule (format field {got!r})")
     s = torch.tensor(data["sigmas"], dtype=torch.float64)
     return check_sigmas(s), data.get("metadata", {})
 
@@ -82,14 +88,17 @@ def to_diffusers(
     check_sigmas(torch.as_tensor(s))
     if s[-1] == 0:
         s = s[:-1]
+    betas_given = betas is not None
     if betas is None:
         betas = processes.ddpm_betas(beta_schedule, num_train_timesteps)
     table = processes.ddpm_sigmas(betas)
     outside = (s < table[0] * (1 - 1e-9)) | (s > table[-1] * (1 + 1e-9))
     if outside.any():
+        source = "the given betas" if betas_given else f"a {beta_schedule!r} β schedule"
         raise ValueError(
-            f"sigmas {s[outside][:3].tolist()} lie outside the model's trained range "
-            f"[{table[0]:.6g}, {table[-1]:.6g}]; build the schedule inside it"
+            f"sigmas {s[outside][:3].tolist()} lie outside the σ range [{table[0]:.6g}, "
+            f"{table[-1]:.6g}] of {source} with {len(table)} timesteps; build the schedule "
+            "inside it (e.g. --sigma-min) or choose another β schedule"
         )
     frac = processes.sigma_to_timestep(s, table)
     t = np.floor(frac + 0.5).astype(np.int64)

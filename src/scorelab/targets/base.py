@@ -104,22 +104,28 @@ class Target(ABC):
 
     # -- noised marginal ----------
     def _prepare(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flatten and validate; half-precision input is computed in float32 (σ² and the
+        posterior's log-weights underflow or overflow in float16/bfloat16, which gave NaN)."""
         x = check_batch(x, self.event_shape)
+        if x.dtype in (torch.float16, torch.bfloat16):
+            x = x.float()
         s = as_sigma(sigma, x.shape[0], like=x)
         return x.reshape(x.shape[0], -1), s
 
     def denoise(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """E[x0 | x_σ = x]; ``x`` has shape ``(n, *event_shape)``, σ scalar or ``(n,)``."""
+        """E[x0 | x_σ = x]; ``x`` has shape ``(n, *event_shape)``, σ scalar or ``(n,)``.
+        Half-precision input is computed in float32 and the result cast back."""
         xf, s = self._prepare(x, sigma)
-        return self._denoise_flat(xf, s).reshape(x.shape)
+        return self._denoise_flat(xf, s).reshape(x.shape).to(x.dtype)
 
     def score(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """∇_x log p_σ(x) = (E[x0|x] − x)/σ²."""
+        """∇_x log p_σ(x) = (E[x0|x] − x)/σ² (half input: computed in float32, cast back)."""
         xf, s = self._prepare(x, sigma)
-        return self._score_flat(xf, s).reshape(x.shape)
+        return self._score_flat(xf, s).reshape(x.shape).to(x.dtype)
 
     def log_prob(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """log p_σ(x), density of x_σ = x0 + σ z w.r.t. Lebesgue measure on R^d; shape ``(n,)``."""
+        """log p_σ(x), density of x_σ = x0 + σ z w.r.t. Lebesgue measure on R^d; shape ``(n,)``.
+        For half-precision input the result is float32 (log-densities overflow float16)."""
         xf, s = self._prepare(x, sigma)
         return self._log_prob_flat(xf, s)
 
