@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._smoke import smoke, smoke_scaled
 from .experiments import EXPERIMENTS
 from .samplers import SAMPLERS
 from .schedules import SCHEDULES
@@ -124,6 +125,8 @@ def bench(
         spec = load_suite(suite)
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
+    if smoke():
+        spec = spec.smoke()
     if executor not in ("local", "ray"):
         _fail(f"unknown executor {executor!r}; expected local or ray")
     store = _open_store(ResultStore, db)
@@ -338,7 +341,14 @@ def schedule(
                 meta["loss_curve"] = loss_curve
             else:
                 sigmas = oracle_las(
-                    tgt, steps, lo, hi, num_candidates=candidates, final_zero=final_zero
+                    tgt,
+                    steps,
+                    lo,
+                    hi,
+                    num_candidates=smoke_scaled(candidates, 100),
+                    num_points=smoke_scaled(2001, 101),
+                    num_samples=smoke_scaled(20_000, 256),
+                    final_zero=final_zero,
                 )
                 meta["oracle_target"] = target
         else:
@@ -369,7 +379,12 @@ def schedule(
         if tgt is not None:
             from .theory import discretization_error
 
-            d = discretization_error(sigmas.double().numpy(), tgt, num_samples=4000, num_points=801)
+            d = discretization_error(
+                sigmas.double().numpy(),
+                tgt,
+                num_samples=smoke_scaled(4000, 256),
+                num_points=smoke_scaled(801, 101),
+            )
             console.print(f"exact discretization term D = {d:.6g} nats on {target}")
 
 
@@ -460,7 +475,8 @@ def train(
         if v is not None
     }
     try:
-        cfg = TrainConfig.tiny(data, **overrides) if tiny else TrainConfig(data=data, **overrides)
+        small = tiny or smoke()
+        cfg = TrainConfig.tiny(data, **overrides) if small else TrainConfig(data=data, **overrides)
         result = run_training(cfg, out, progress=True)
     except (ValueError, TypeError) as err:
         _fail(str(err))

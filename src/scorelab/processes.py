@@ -14,7 +14,7 @@ VP ᾱ (DDPM)             ᾱ = α²                      ᾱ = 1/(1+σ²) = sig
 OU / VP time            t (α = e^{−t})              t = ½ log(1+σ²)
 ======================  ==========================  ===========================================
 
-(`../shared/design/las.md` §1.) All functions accept NumPy arrays, torch tensors or Python floats,
+(`docs/design/las.md` §1.) All functions accept NumPy arrays, torch tensors or Python floats,
 are vectorised, return the same kind they were given, and validate ranges. Formulas use
 ``log1p``/``expm1`` so that both σ → 0 and σ → ∞ stay accurate.
 """

@@ -1,4 +1,4 @@
-"""Exact error terms and bound calculators for a σ grid (``../shared/design/las.md`` §2–3).
+"""Exact error terms and bound calculators for a σ grid (``docs/design/las.md`` §2–3).
 
 Grid convention: SNR γ = 1/σ², γ_0 < γ_1 < … < γ_K (σ_0 = σ_max noisiest first). For the frozen-x0
 exponential integrator (DDPM posterior sampler, :func:`scorelab.samplers.sample_ddpm`) the path KL

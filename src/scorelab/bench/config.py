@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from itertools import product
 from pathlib import Path
@@ -86,6 +86,21 @@ class Suite:
     name: str
     cells: tuple[Cell, ...]
     source: str
+
+    def smoke(self) -> Suite:
+        """The seconds-sized version of the suite (``SCORELAB_SMOKE=1``): its first two targets,
+        first NFE budget, seed and score error, 64 samples per cell; every method kept."""
+        cells = self.cells
+        targets = list(dict.fromkeys(c.target for c in cells))[:2]
+        first = cells[0]
+        keep = [
+            replace(c, samples=64)
+            for c in cells
+            if c.target in targets
+            and (c.nfe_budget, c.seed, c.score_error)
+            == (first.nfe_budget, first.seed, first.score_error)
+        ]
+        return Suite(f"{self.name}-smoke", tuple(keep), self.source)
 
 
 def peer_library_available(method: str) -> bool:

@@ -14,6 +14,7 @@ from functools import cache
 import torch
 
 from .. import __version__
+from .._smoke import smoke_scaled
 from ..metrics import atom_histogram_metrics, gaussian_fit_kl, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
 from ..samplers import SAMPLERS
@@ -33,7 +34,13 @@ def _target(name: str) -> Target:
 @cache
 def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
     """The target's mmse curve (for oracle-LAS and exact D), cached per process."""
-    return mmse_curve(_target(name), sigma_min, sigma_max, num_points=801, num_samples=4000)
+    return mmse_curve(
+        _target(name),
+        sigma_min,
+        sigma_max,
+        num_points=smoke_scaled(801, 101),
+        num_samples=smoke_scaled(4000, 256),
+    )
 
 
 def versions() -> dict:

@@ -1,5 +1,5 @@
 """Loss-Adaptive Schedule (LAS), Aghapour–Bayraktar–Zhang, arXiv 2601.21943; objective and DP as
-reconstructed in ``../shared/design/las.md`` §2 and §4.
+reconstructed in ``docs/design/las.md`` §2 and §4.
 
 With both endpoints fixed, the schedule enters the path-KL bound A + D of the frozen-x0 sampler
 only through the left Riemann sum of the model's own x0-loss curve
@@ -136,17 +136,19 @@ def oracle_las(
     *,
     num_candidates: int = 1000,
     num_samples: int = 20_000,
+    num_points: int = 2001,
     seed: int = 0,
     final_zero: bool = False,
     dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """LAS with L_x0 = the target's exact mmse (closed form, or the Monte-Carlo curve of
-    :func:`~scorelab.theory.mmse_curve`): the grid minimising D itself among the candidates."""
+    :func:`~scorelab.theory.mmse_curve` at ``max(num_candidates, num_points)`` levels): the grid
+    minimising D itself among the candidates."""
     curve = mmse_curve(
         target,
         sigma_min,
         sigma_max,
-        num_points=max(num_candidates, 2001),
+        num_points=max(num_candidates, num_points),
         num_samples=num_samples,
         seed=seed,
     )

@@ -1,6 +1,6 @@
 """The :class:`Target` interface shared by every exact-score target.
 
-Conventions (``../shared/design/las.md`` §1):
+Conventions (``docs/design/las.md`` §1):
 
 * σ is the VE/EDM noise level, x_σ = x0 + σ z with z ~ N(0, I); SNR γ = 1/σ².
 * ``denoise(x, σ) = E[x0 | x_σ = x]`` (Tweedie: ``denoise = x + σ² ∇log p_σ(x)``).

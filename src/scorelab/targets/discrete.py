@@ -4,7 +4,7 @@ These are Gaussian mixtures with zero component covariance, so the posterior, de
 come from :class:`~scorelab.targets.GaussianMixture`. Extra exact facts:
 
 * Shannon entropy H = −Σ w_i log w_i and Rényi-½ entropy H_½ = 2 log Σ √w_i (the H of the
-  dimension-free bounds, ``../shared/design/las.md`` §3).
+  dimension-free bounds, ``docs/design/las.md`` §3).
 * I(x0; x_σ) = H − H(x0 | x_σ) → H as σ → 0 (distinct atoms).
 """
 
