@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 from pathlib import Path
 
@@ -19,3 +21,10 @@ def write_readme_block(name: str, body: str, how: str, path: Path = README) -> N
     if n != 1:
         raise SystemExit(f"{path.name} has no {name} markers")
     path.write_text(text)
+
+
+def machine() -> str:
+    """The machine and its load, for the marker of a timed block: CPU count and the 1-minute load
+    average when the run started (call it before the work)."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()}-CPU {platform.machine()} machine, load {load:.1f} at start"

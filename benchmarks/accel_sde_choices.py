@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from _readme import write_readme_block
+from _readme import machine, write_readme_block
 from scorelab.experiments.acceleration import acceleration_target
 from scorelab.metrics import isotropic_mixture_metrics
 from scorelab.oracles import ErrorInjectedDenoiser
@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20000)
     args = parser.parse_args()
-    t0 = time.perf_counter()
+    t0, where = time.perf_counter(), machine()
     target = acceleration_target(16)
     floor = isotropic_mixture_metrics(
         target.sample(args.samples, torch.Generator().manual_seed(1)).float(), target
@@ -79,7 +79,7 @@ def main() -> None:
         "CHOICES",
         "\n".join(lines),
         f"python benchmarks/accel_sde_choices.py --samples {args.samples}; "
-        f"{time.perf_counter() - t0:.0f} s on the 2-core CPU machine",
+        f"{time.perf_counter() - t0:.0f} s on a {where}",
         DOC,
     )
 

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _readme import write_readme_block
+from _readme import machine, write_readme_block
 from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_suite
 from scorelab.bench.report import best_row_cells, write_report
 
@@ -40,11 +40,11 @@ def main() -> None:
     args = parser.parse_args()
     suite = load_suite(args.suite)
     db = args.db or f"bench-{args.suite}.duckdb"
-    t0 = time.perf_counter()
+    t0, where = time.perf_counter(), machine()
     with ResultStore(db) as store:
         if not args.report_only:
             run_suite(suite, store, workers=args.workers)
-        done = len(store.finished_keys() & {c.key() for c in suite.cells})
+        done = len(store.finished_keys(include_failed=False) & {c.key() for c in suite.cells})
         best = best_per_nfe(store)
         write_report(store, Path(__file__).resolve().parents[1] / "docs" / f"bench-{args.suite}")
     elapsed = time.perf_counter() - t0
@@ -53,7 +53,7 @@ def main() -> None:
     print(f"{done} of {len(suite.cells)} cells finished")
     how = f"python benchmarks/bench_quick.py --suite {args.suite}; {done}/{len(suite.cells)} cells"
     if not args.report_only:
-        how += f", {elapsed:.0f} s on this machine"
+        how += f", {elapsed:.0f} s with {args.workers} workers on a {where}"
     write_readme_block(MARKERS[args.suite], table, how)
 
 

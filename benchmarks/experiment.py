@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from _readme import write_readme_block
+from _readme import machine, write_readme_block
 from scorelab.experiments import EXPERIMENTS, get_experiment, record
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     exp = get_experiment(args.name)
     cfg = exp.config() if args.full else exp.config.fast()
-    t0 = time.perf_counter()
+    t0, where = time.perf_counter(), machine()
     if args.rows:
         rows = json.loads(Path(args.rows).read_text())["rows"]
     else:
@@ -42,7 +42,7 @@ def main() -> None:
         table += "\n\n" + exp.extra_table(rows)
     print(table)
     mode = "full" if args.full else "fast"
-    run = f"rows of {args.rows} re-summarised" if args.rows else f"{elapsed:.0f} s"
+    run = f"rows of {args.rows} re-summarised" if args.rows else f"{elapsed:.0f} s on a {where}"
     write_readme_block(
         "EXP-" + args.name.upper(),
         table,

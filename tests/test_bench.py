@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -188,3 +189,64 @@ def test_report_writes_markdown_html_and_figures(tmp_path, small_suite):
     assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
     r = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "none.duckdb")])
     assert r.exit_code == 2 and "not found" in r.output
+
+
+def test_mmse_curves_are_cached_on_disk_and_reused(tmp_path, monkeypatch):
+    from scorelab.targets import get_target
+    from scorelab.theory import mmse_curve
+
+    target = get_target("atoms64-r8")
+    first = mmse_curve(
+        target,
+        0.01,
+        10.0,
+        num_points=21,
+        num_samples=64,
+        cache_dir=tmp_path,
+        cache_key="atoms64-r8",
+    )
+    assert len(list(tmp_path.glob("mmse-*.npz"))) == 1
+
+    def no_recompute(*_a, **_k):
+        raise AssertionError("the cached curve should have been read")
+
+    monkeypatch.setattr(target, "mmse", no_recompute)
+    again = mmse_curve(
+        target,
+        0.01,
+        10.0,
+        num_points=21,
+        num_samples=64,
+        cache_dir=tmp_path,
+        cache_key="atoms64-r8",
+    )
+    assert np.array_equal(first.values, again.values)
+    assert np.array_equal(first.log_snr, again.log_snr)
+    # another size is another file
+    monkeypatch.undo()
+    mmse_curve(
+        target,
+        0.01,
+        10.0,
+        num_points=11,
+        num_samples=64,
+        cache_dir=tmp_path,
+        cache_key="atoms64-r8",
+    )
+    assert len(list(tmp_path.glob("mmse-*.npz"))) == 2
+
+
+def test_run_suite_prepares_each_curve_once_beside_the_results(tmp_path, monkeypatch):
+    from scorelab.bench import ResultStore, load_suite, run_suite
+
+    monkeypatch.setenv("SCORELAB_SMOKE", "1")  # a 101-level, 256-sample curve: seconds
+
+    path = tmp_path / "las.toml"
+    path.write_text(
+        'name = "las"\nsamples = 64\nseeds = [0]\nnfe = [4, 6]\nsamplers = ["ddpm", "euler"]\n'
+        'schedules = ["las"]\n[[targets]]\nname = "atoms64-r8"\n'
+    )
+    with ResultStore(tmp_path / "r.duckdb") as store:
+        assert run_suite(load_suite(str(path)), store) == 4
+        assert not store.failures()
+    assert len(list((tmp_path / ".scorelab-cache").glob("mmse-*.npz"))) == 1

@@ -316,3 +316,27 @@ def test_target_is_a_denoiser(target):
 def test_device_follows_input(target):
     x = _noised(target, 0.4, n=4).to("meta") if False else _noised(target, 0.4, n=4)
     assert target.denoise(x, 0.4).device == x.device
+
+
+@pytest.mark.parametrize("sigma", [1e-4, 1e-2, 1.0, 1e4])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_common_variance_mixture_denoiser_matches_the_per_component_formula(sigma, dtype):
+    """The two-GEMM path for one shared variance, (1 − ρ) P M + ρ x, against the naive
+    Σ_k P_k (μ_k + ρ(x − μ_k)) in float64."""
+    from scorelab.targets import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    K, d = 7, 5
+    means = rng.normal(size=(K, d)) * 3
+    target = GaussianMixture(rng.dirichlet(np.ones(K)), means, 0.3)
+    x0 = target.sample(500, torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = x0 + sigma * torch.randn(
+        x0.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
+    P = target.posterior(x, sigma)
+    rho = 0.3 / (0.3 + sigma**2)
+    M = torch.as_tensor(means)
+    naive = (P[:, :, None] * (M[None] + rho * (x[:, None, :] - M[None]))).sum(1)
+    got = target.denoise(x.to(dtype), sigma).double()
+    tol = 1e-10 if dtype == torch.float64 else 2e-5 * (1 + float(naive.abs().max()))
+    assert torch.allclose(got, naive, atol=tol, rtol=0), float((got - naive).abs().max())

@@ -19,10 +19,14 @@ mmse curve otherwise (λ = log γ, dγ = e^λ dλ).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import isotonic_regression
@@ -161,20 +165,41 @@ def mmse_curve(
     num_points: int = 2001,
     num_samples: int = 20_000,
     seed: int = 0,
+    cache_dir: str | Path | None = None,
+    cache_key: str | None = None,
 ) -> InformationCurve:
     """The target's mmse on a log-uniform σ grid as an :class:`InformationCurve`.
 
     Exact for Gaussian targets; otherwise the Monte-Carlo estimate (common random numbers across
-    σ, so the curve is smooth) projected onto non-increasing curves (isotonic regression)."""
+    σ, so the curve is smooth) projected onto non-increasing curves (isotonic regression).
+
+    With ``cache_dir`` and ``cache_key`` (a name that identifies the target, e.g. its preset
+    name) the curve is read from / written to ``cache_dir`` (one ``.npz`` per key, range, sizes,
+    seed and scorelab version; written atomically), so that processes share one computation."""
     lo, hi = check_sigma_range(sigma_min, sigma_max)
     num_points = check_positive_int("num_points", num_points, minimum=2)
+    path = None
+    if cache_dir is not None and cache_key is not None and not target.mmse_is_exact:
+        from . import __version__
+
+        ident = json.dumps([cache_key, lo, hi, num_points, num_samples, seed, __version__])
+        path = Path(cache_dir) / f"mmse-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.npz"
+        if path.is_file():
+            with np.load(path) as data:
+                return InformationCurve(data["log_snr"], data["values"])
     sig = np.geomspace(hi, lo, num_points)
     if target.mmse_is_exact:
         values = target.mmse(sig)
     else:
         values = target.mmse(sig, num_samples=num_samples, seed=seed)
     curve = InformationCurve(-2 * np.log(sig), values)
-    return curve if target.mmse_is_exact else curve.monotone()
+    curve = curve if target.mmse_is_exact else curve.monotone()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, log_snr=curve.log_snr, values=curve.values)
+        tmp.replace(path)
+    return curve
 
 
 def discretization_error(

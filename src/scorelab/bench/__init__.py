@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from .config import Cell, Suite, load_suite, peer_library_available
-from .runner import run_cell, run_cells
+from .runner import CURVE_CACHE_ENV, prepare_curves, run_cell, run_cells
 from .store import ResultStore
 
 __all__ = [
@@ -45,14 +46,24 @@ def run_suite(
     done = store.finished_keys()
     missing = set(missing_peers(suite))
     todo = [c for c in suite.cells if c.key() not in done and c.method not in missing]
-    for row in run_cells(todo, workers=workers, executor=executor, address=address):
-        row["suite"] = suite.name
-        if "failure" in row:
-            store.insert_failure(row)
+    # mmse curves: computed once here, shared by the workers and kept beside the results file
+    saved = os.environ.get(CURVE_CACHE_ENV)
+    os.environ[CURVE_CACHE_ENV] = str(store.path.parent / ".scorelab-cache")
+    try:
+        prepare_curves(todo)
+        for row in run_cells(todo, workers=workers, executor=executor, address=address):
+            row["suite"] = suite.name
+            if "failure" in row:
+                store.insert_failure(row)
+            else:
+                store.insert(row)
+            if on_row is not None:
+                on_row(row)
+    finally:
+        if saved is None:
+            os.environ.pop(CURVE_CACHE_ENV, None)
         else:
-            store.insert(row)
-        if on_row is not None:
-            on_row(row)
+            os.environ[CURVE_CACHE_ENV] = saved
     return len(todo)
 
 

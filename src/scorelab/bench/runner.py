@@ -5,6 +5,7 @@ for the frozen-x0 (``ddpm``) sampler, the exact discretization term D of its gri
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Callable, Iterable
@@ -31,16 +32,45 @@ def _target(name: str) -> Target:
     return get_target(name)
 
 
+#: environment variable naming the folder where mmse curves are cached on disk (set by
+#: :func:`scorelab.bench.run_suite` to a folder beside the results file)
+CURVE_CACHE_ENV = "SCORELAB_CURVE_CACHE"
+
+
 @cache
 def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
-    """The target's mmse curve (for oracle-LAS and exact D), cached per process."""
+    """The target's mmse curve (for oracle-LAS and exact D): cached per process, and on disk
+    where ``$SCORELAB_CURVE_CACHE`` names a folder, so workers and reruns share one computation."""
     return mmse_curve(
         _target(name),
         sigma_min,
         sigma_max,
         num_points=smoke_scaled(801, 101),
         num_samples=smoke_scaled(4000, 256),
+        cache_dir=os.environ.get(CURVE_CACHE_ENV) or None,
+        cache_key=name,
     )
+
+
+def needs_curve(cell: Cell) -> bool:
+    """Whether the cell reads the target's Monte-Carlo mmse curve (LAS grid or exact D)."""
+    uses = cell.schedule == "las" or cell.method == "scorelab:ddpm"
+    return uses and not _target(cell.target).mmse_is_exact
+
+
+def prepare_curves(cells: Iterable[Cell]) -> int:
+    """Compute, in this process, every mmse curve the cells need (before workers are started,
+    so that forked workers inherit them and spawned ones find them on disk); returns how many."""
+    keys = {(c.target, c.sigma_min, c.sigma_max) for c in cells if needs_curve(c)}
+    for key in sorted(keys):
+        _curve(*key)
+    return len(keys)
+
+
+@cache
+def _reference(name: str, n: int, seed: int) -> torch.Tensor:
+    """Exact reference samples, identical for every cell of a target, size and seed."""
+    return _target(name).sample(n, torch.Generator().manual_seed(10_000 + seed))
 
 
 def versions() -> dict:
@@ -88,8 +118,9 @@ def _peer_grid(cell: Cell, kd) -> tuple[torch.Tensor, int]:
     return s.to(torch.float32), k
 
 
-def _metric(target: Target, out: torch.Tensor, seed: int) -> tuple[str, float, float, float]:
-    ref = target.sample(out.shape[0], torch.Generator().manual_seed(10_000 + seed))
+def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, float, float]:
+    seed = cell.seed
+    ref = _reference(cell.target, out.shape[0], seed)
     sw2 = sliced_wasserstein2(out, ref, num_projections=128, seed=seed)
     if isinstance(target, Discrete):
         m = atom_histogram_metrics(out, target)
@@ -98,7 +129,7 @@ def _metric(target: Target, out: torch.Tensor, seed: int) -> tuple[str, float, f
         kl, floor = gaussian_fit_kl(out, target)
         return "fit_kl", kl, floor, sw2
     if isinstance(target, GaussianMixture):
-        ref2 = target.sample(out.shape[0], torch.Generator().manual_seed(20_000 + seed))
+        ref2 = _reference(cell.target, out.shape[0], seed + 10_000)  # generator 20 000 + seed
         return "sw2", sw2, sliced_wasserstein2(ref, ref2, num_projections=128, seed=seed), sw2
     raise TypeError(f"no metric for {type(target).__name__}")
 
@@ -174,7 +205,7 @@ def _row(
 ) -> dict:
     if not torch.isfinite(out).all():
         raise FloatingPointError(f"{cell.method} produced non-finite samples on {cell.target}")
-    metric, error, floor, sw2 = _metric(target, out, cell.seed)
+    metric, error, floor, sw2 = _metric(cell, target, out)
     return {
         "cell_key": cell.key(),
         "target": cell.target,

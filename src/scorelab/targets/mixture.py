@@ -107,6 +107,7 @@ class GaussianMixture(Target):
         self._log_w[self.weights == 0] = -np.inf
         self._mean_sq = (mu * mu).sum(1)
         self._common_var = cov_kind == "isotropic" and bool(np.all(var == var[0]))
+        self._has_var = bool(np.any(var > 0))
 
     def _set_factors(self, factors, K: int, d: int) -> None:
         if factors is None:
@@ -230,6 +231,14 @@ class GaussianMixture(Target):
             return out
         if want == "denoise":
             out = P @ M
+            if self._common_var and not lowrank:
+                # one variance s² for every component: E[x0|x] = Σ_k P_k (μ_k + ρ(x − μ_k))
+                # = (1 − ρ) P M + ρ x with ρ = s²/(s² + σ²) — two GEMMs in all, both terms
+                # of one sign (no cancellation as σ → 0, where ρ → 1)
+                if self._has_var:
+                    rho = s2[0] / v[:, :1]
+                    out = out.mul_(1 - rho).addcmul_(x, rho)
+                return out
             if bool((s2 > 0).any()):
                 c = P * (s2 / v)
                 csum = c.sum(1, keepdim=True)
