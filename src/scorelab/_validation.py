@@ -21,9 +21,20 @@ def _describe(value: torch.Tensor) -> str:
     return f"tensor of shape {tuple(value.shape)}"
 
 
+def all_finite(value: torch.Tensor) -> bool:
+    """Whether ``value`` holds no NaN/±inf. Fast path: one reduction (NaN and inf propagate into
+    the sum) with no temporary; only a non-finite sum, which finite values can also give by
+    overflow, is settled by the element-wise test."""
+    if value.numel() == 0:
+        return True
+    if bool(torch.isfinite(value.sum())):
+        return True
+    return bool(torch.isfinite(value).all())
+
+
 def check_finite(name: str, value: torch.Tensor) -> torch.Tensor:
     """Raise ``ValueError`` if ``value`` holds NaN or ±inf."""
-    if not torch.isfinite(value).all():
+    if not all_finite(value):
         bad = value.detach().reshape(-1)
         bad = bad[~torch.isfinite(bad)][:3].tolist()
         raise ValueError(f"{name} must be finite; found {bad} in {_describe(value)}")

@@ -340,16 +340,20 @@ def schedule(
                 )
                 meta["loss_curve"] = loss_curve
             else:
-                sigmas = oracle_las(
-                    tgt,
-                    steps,
-                    lo,
-                    hi,
-                    num_candidates=smoke_scaled(candidates, 100),
-                    num_points=smoke_scaled(2001, 101),
-                    num_samples=smoke_scaled(20_000, 256),
-                    final_zero=final_zero,
-                )
+                with console.status(
+                    f"oracle-LAS: the exact mmse curve of {target} "
+                    f"({smoke_scaled(20_000, 256)} samples per level), then the DP"
+                ):
+                    sigmas = oracle_las(
+                        tgt,
+                        steps,
+                        lo,
+                        hi,
+                        num_candidates=smoke_scaled(candidates, 100),
+                        num_points=smoke_scaled(2001, 101),
+                        num_samples=smoke_scaled(20_000, 256),
+                        final_zero=final_zero,
+                    )
                 meta["oracle_target"] = target
         else:
             opts = {} if rho is None else {"rho": rho}
@@ -379,12 +383,13 @@ def schedule(
         if tgt is not None:
             from .theory import discretization_error
 
-            d = discretization_error(
-                sigmas.double().numpy(),
-                tgt,
-                num_samples=smoke_scaled(4000, 256),
-                num_points=smoke_scaled(801, 101),
-            )
+            with console.status(f"exact discretization term D on {target}"):
+                d = discretization_error(
+                    sigmas.double().numpy(),
+                    tgt,
+                    num_samples=smoke_scaled(4000, 256),
+                    num_points=smoke_scaled(801, 101),
+                )
             console.print(f"exact discretization term D = {d:.6g} nats on {target}")
 
 

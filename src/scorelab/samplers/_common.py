@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from .._validation import check_finite, check_float_tensor, check_generator
+from .._validation import all_finite, check_finite, check_float_tensor, check_generator
 from ..schedules.heuristic import check_sigmas
 
 Callback = Callable[[dict], None]
@@ -59,7 +59,7 @@ def guard_outputs(denoiser):
                 f"the denoiser returned {got} for input of shape {tuple(x.shape)} "
                 f"(query {calls}, sigma={float(sigma.reshape(-1)[0]):.6g})"
             )
-        if not torch.isfinite(out).all():
+        if not all_finite(out):
             bad = int((~torch.isfinite(out.reshape(out.shape[0], -1))).any(1).sum())
             raise ValueError(
                 f"the denoiser returned non-finite values (NaN/inf) for {bad} of {x.shape[0]} "

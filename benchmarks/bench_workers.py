@@ -1,0 +1,51 @@
+"""Wall time of a whole `scorelab bench` suite with 1 and with 2 local workers, each from an empty
+results file and an empty curve cache (so each run computes its own mmse curves), in one run.
+
+Run:  python benchmarks/bench_workers.py [--suite quick] [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from _readme import machine, write_readme_block
+from scorelab.bench import ResultStore, load_suite, run_suite
+
+
+def timed_run(suite, workers: int) -> tuple[float, int, int]:
+    with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "r.duckdb") as store:
+        t0 = time.perf_counter()
+        ran = run_suite(suite, store, workers=workers)
+        return time.perf_counter() - t0, ran, len(store.failures())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", default="quick")
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    suite = load_suite(args.suite)
+    where = machine()
+    rows = []
+    for workers in (1, 2):
+        seconds, ran, failed = timed_run(suite, workers)
+        rows.append((workers, seconds, ran, failed))
+        print(f"{workers} worker(s): {seconds:.1f} s for {ran} cells ({failed} failed)", flush=True)
+    lines = ["| workers | wall time [s] | cells | failed |", "|---|---|---|---|"]
+    lines += [f"| {w} | {s:.1f} | {n} | {f} |" for w, s, n, f in rows]
+    lines.append(f"\n2 workers / 1 worker: {rows[1][1] / rows[0][1]:.2f}")
+    table = "\n".join(lines)
+    print(table)
+    if args.write_readme:
+        write_readme_block(
+            "PERF-BENCH",
+            table,
+            f"python benchmarks/bench_workers.py --suite {args.suite} --write-readme; {where}",
+        )
+
+
+if __name__ == "__main__":
+    main()
