@@ -1,5 +1,6 @@
 """Wall time of a whole `scorelab bench` suite with 1 and with 2 local workers, each from an empty
-results file and an empty curve cache (so each run computes its own mmse curves), in one run.
+results file and empty curve caches (on disk and in memory, so each run computes its own mmse
+curves and reference samples), in one run.
 
 Run:  python benchmarks/bench_workers.py [--suite quick] [--write-readme]
 """
@@ -12,10 +13,12 @@ import time
 from pathlib import Path
 
 from _readme import machine, write_readme_block
-from scorelab.bench import ResultStore, load_suite, run_suite
+from scorelab.bench import ResultStore, load_suite, run_suite, runner
 
 
 def timed_run(suite, workers: int) -> tuple[float, int, int]:
+    for cached in (runner._curve, runner._reference, runner._target):  # nothing carried over
+        cached.cache_clear()
     with tempfile.TemporaryDirectory() as tmp, ResultStore(Path(tmp) / "r.duckdb") as store:
         t0 = time.perf_counter()
         ran = run_suite(suite, store, workers=workers)
