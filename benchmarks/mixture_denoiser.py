@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
 
 from _readme import machine, write_readme_block
+from _timing import run_times
 from scorelab.targets import GaussianMixture, mixture
 
 SHAPES = [(256, 256), (1024, 256), (256, 1024)]  # (K, d)
@@ -27,13 +27,7 @@ ROWS = 8192
 
 
 def median_time(fn, repeats: int = 7) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(run_times(fn, repeats))
 
 
 def main() -> None:

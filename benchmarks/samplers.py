@@ -16,11 +16,11 @@ Run:  python benchmarks/samplers.py [--quick] [--write-readme]
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from _readme import machine, write_readme_block
+from _timing import run_times
 from scorelab.compat.k_diffusion import KDiffusionUnavailable, load_sampling
 from scorelab.metrics import atom_histogram_metrics
 from scorelab.samplers import SAMPLERS
@@ -42,13 +42,7 @@ def trivial(x, sigma):
 
 
 def best_time(fn, repeats: int) -> float:
-    fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return min(out)
+    return min(run_times(fn, repeats))
 
 
 SHAPES = [(256, 64), (4096, 1024)]

@@ -196,43 +196,31 @@ def test_mmse_curves_are_cached_on_disk_and_reused(tmp_path, monkeypatch):
     from scorelab.theory import mmse_curve
 
     target = get_target("atoms64-r8")
-    first = mmse_curve(
-        target,
-        0.01,
-        10.0,
-        num_points=21,
-        num_samples=64,
-        cache_dir=tmp_path,
-        cache_key="atoms64-r8",
-    )
+
+    def curve(points: int = 21):
+        return mmse_curve(
+            target,
+            0.01,
+            10.0,
+            num_points=points,
+            num_samples=64,
+            cache_dir=tmp_path,
+            cache_key="atoms64-r8",
+        )
+
+    first = curve()
     assert len(list(tmp_path.glob("mmse-*.npz"))) == 1
 
     def no_recompute(*_a, **_k):
         raise AssertionError("the cached curve should have been read")
 
     monkeypatch.setattr(target, "mmse", no_recompute)
-    again = mmse_curve(
-        target,
-        0.01,
-        10.0,
-        num_points=21,
-        num_samples=64,
-        cache_dir=tmp_path,
-        cache_key="atoms64-r8",
-    )
+    again = curve()
     assert np.array_equal(first.values, again.values)
     assert np.array_equal(first.log_snr, again.log_snr)
     # another size is another file
     monkeypatch.undo()
-    mmse_curve(
-        target,
-        0.01,
-        10.0,
-        num_points=11,
-        num_samples=64,
-        cache_dir=tmp_path,
-        cache_key="atoms64-r8",
-    )
+    curve(points=11)
     assert len(list(tmp_path.glob("mmse-*.npz"))) == 2
 
 
