@@ -7,7 +7,7 @@ fresh randomness every iteration; an intermediate variable formed first, then a 
 ("momentum-like") correction of the probability-flow part; a clipping step that keeps large score
 errors from blowing the update up; TV error of second order in the step (Õ(d^{5/4}/√ε)
 iterations) under L²-accurate scores only. Every formula below is our choice, fixed by
-measurement (``docs/design/accel.md`` §4 has the numbers).
+measurement (``docs/design/accel.md`` §3 has the numbers).
 
 One step from σ = s to σ = t (λ = −log σ, h = λ_t − λ_s, H = (1 + η) h), on the η-family of
 reverse SDEs whose linear part is integrated exactly (η = 1: the reverse SDE; η = 0: the PF-ODE):
@@ -36,7 +36,7 @@ from 4.7 to 0.33 (the coarsest, noisiest steps are where an extrapolated x̂0 hu
 The exact-integral weights (J₁(H) = 1 − (1 − e^{−H})/H for the correction, and the matching
 extrapolation weight) have the same leading term H/2 and gave the same order, but 2–7× larger
 errors at 16–32 queries on the acceleration experiment's mixture; the halved kernel weight was
-kept (``docs/design/accel.md`` §4).
+kept (``docs/design/accel.md`` §3).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from ._common import (
 
 __all__ = ["BURN_IN", "accel_sde_nfe", "sample_accel_sde"]
 
-#: default number of leading first-order steps (measured: docs/design/accel.md §4)
+#: default number of leading first-order steps (measured: docs/design/accel.md §3)
 BURN_IN = 2
 
 
