@@ -288,7 +288,7 @@ def schedule(
         return
     if name is None:
         _fail("give a schedule name (scorelab schedule --list shows them)")
-    tgt = None
+    tgt = oracle_curve = None
     try:
         if target is not None:
             from .targets import get_target
@@ -308,7 +308,7 @@ def schedule(
         meta: dict = {"name": name, "steps": steps}
         if name == "las":
             from .loss_curve import LossCurve
-            from .schedules import las_schedule, oracle_las
+            from .schedules import las_schedule
 
             if sum(a is not None for a in (loss_curve, tgt, model)) != 1:
                 _fail("las needs exactly one of --loss-curve FILE, --target NAME or --model CKPT")
@@ -340,18 +340,26 @@ def schedule(
                 )
                 meta["loss_curve"] = loss_curve
             else:
+                from .theory import mmse_curve
+
                 with console.status(
                     f"oracle-LAS: the exact mmse curve of {target} "
                     f"({smoke_scaled(20_000, 256)} samples per level), then the DP"
                 ):
-                    sigmas = oracle_las(
+                    # the curve oracle_las would build; kept to report D on the same curve
+                    oracle_curve = mmse_curve(
                         tgt,
+                        lo,
+                        hi,
+                        num_points=max(smoke_scaled(candidates, 100), smoke_scaled(2001, 101)),
+                        num_samples=smoke_scaled(20_000, 256),
+                    )
+                    sigmas = las_schedule(
                         steps,
+                        oracle_curve,
                         lo,
                         hi,
                         num_candidates=smoke_scaled(candidates, 100),
-                        num_points=smoke_scaled(2001, 101),
-                        num_samples=smoke_scaled(20_000, 256),
                         final_zero=final_zero,
                     )
                 meta["oracle_target"] = target
@@ -386,7 +394,7 @@ def schedule(
             with console.status(f"exact discretization term D on {target}"):
                 d = discretization_error(
                     sigmas.double().numpy(),
-                    tgt,
+                    tgt if oracle_curve is None else oracle_curve,
                     num_samples=smoke_scaled(4000, 256),
                     num_points=smoke_scaled(801, 101),
                 )
