@@ -119,7 +119,7 @@ def bench(
     """Run a benchmark suite (skipping finished cells) and print the best-per-NFE table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from .bench import ResultStore, best_per_nfe, load_suite, missing_peers, run_suite
+    from .bench import best_per_nfe, load_suite, missing_peers, run_suite
 
     try:
         spec = load_suite(suite)
@@ -129,8 +129,7 @@ def bench(
         spec = spec.smoke()
     if executor not in ("local", "ray"):
         _fail(f"unknown executor {executor!r}; expected local or ray")
-    store = _open_store(ResultStore, db)
-    with store:
+    with _open_store(db) as store:
         if retry_failed:
             console.print(f"retrying {store.clear_failures()} failed cells")
         todo = len(spec.cells) - len(store.finished_keys() & {c.key() for c in spec.cells})
@@ -183,12 +182,11 @@ def report(
     """Write a markdown + HTML report with figures from a results store."""
     from pathlib import Path
 
-    from .bench import ResultStore
     from .bench.report import write_report
 
     if not Path(db).exists():
         _fail(f"results file not found: {db} (run scorelab bench first)")
-    with _open_store(ResultStore, db) as store:
+    with _open_store(db) as store:
         try:
             path = write_report(store, out, score_error=score_error)
         except ValueError as err:
@@ -219,9 +217,12 @@ def _print_best(entries: list[dict]) -> None:
     console.print(table)
 
 
-def _open_store(cls, db: str):
+def _open_store(db: str):
+    """The results store at ``db``; a corrupt or locked file is a one-line error."""
+    from .bench import ResultStore
+
     try:
-        return cls(db)
+        return ResultStore(db)
     except ValueError as err:
         _fail(str(err))
 
@@ -308,7 +309,7 @@ def schedule(
         meta: dict = {"name": name, "steps": steps}
         if name == "las":
             from .loss_curve import LossCurve
-            from .schedules import las_schedule
+            from .schedules import las_schedule, oracle_las
 
             if sum(a is not None for a in (loss_curve, tgt, model)) != 1:
                 _fail("las needs exactly one of --loss-curve FILE, --target NAME or --model CKPT")
@@ -340,27 +341,20 @@ def schedule(
                 )
                 meta["loss_curve"] = loss_curve
             else:
-                from .theory import mmse_curve
-
                 with console.status(
                     f"oracle-LAS: the exact mmse curve of {target} "
                     f"({smoke_scaled(20_000, 256)} samples per level), then the DP"
                 ):
-                    # the curve oracle_las would build; kept to report D on the same curve
-                    oracle_curve = mmse_curve(
+                    sigmas, oracle_curve = oracle_las(
                         tgt,
-                        lo,
-                        hi,
-                        num_points=max(smoke_scaled(candidates, 100), smoke_scaled(2001, 101)),
-                        num_samples=smoke_scaled(20_000, 256),
-                    )
-                    sigmas = las_schedule(
                         steps,
-                        oracle_curve,
                         lo,
                         hi,
                         num_candidates=smoke_scaled(candidates, 100),
+                        num_points=smoke_scaled(2001, 101),
+                        num_samples=smoke_scaled(20_000, 256),
                         final_zero=final_zero,
+                        return_curve=True,
                     )
                 meta["oracle_target"] = target
         else:

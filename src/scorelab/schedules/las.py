@@ -140,10 +140,12 @@ def oracle_las(
     seed: int = 0,
     final_zero: bool = False,
     dtype: torch.dtype = torch.float64,
-) -> torch.Tensor:
+    return_curve: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, InformationCurve]:
     """LAS with L_x0 = the target's exact mmse (closed form, or the Monte-Carlo curve of
     :func:`~scorelab.theory.mmse_curve` at ``max(num_candidates, num_points)`` levels): the grid
-    minimising D itself among the candidates."""
+    minimising D itself among the candidates. ``return_curve=True`` returns ``(grid, curve)``,
+    so that D can be reported on the very curve the grid was optimised on."""
     curve = mmse_curve(
         target,
         sigma_min,
@@ -152,7 +154,7 @@ def oracle_las(
         num_samples=num_samples,
         seed=seed,
     )
-    return las_schedule(
+    grid = las_schedule(
         steps,
         curve,
         sigma_min,
@@ -161,3 +163,4 @@ def oracle_las(
         final_zero=final_zero,
         dtype=dtype,
     )
+    return (grid, curve) if return_curve else grid
