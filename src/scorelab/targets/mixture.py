@@ -176,21 +176,27 @@ class GaussianMixture(Target):
             out = None
             for gi, s in enumerate(uniq):
                 rows = (inverse == gi).nonzero().squeeze(1)
-                res = torch.cat(
-                    [self._eval_diag(x[rows][c], float(s), want) for c in self._chunks(len(rows))]
+                xs = x[rows]
+                res = self._by_chunks(
+                    len(rows), lambda c, xs=xs, s=s: self._eval_diag(xs[c], float(s), want)
                 )
                 if out is None:
                     out = x.new_empty((x.shape[0], *res.shape[1:]))
                 out[rows] = res
             return out
-        chunks = list(self._chunks(x.shape[0]))
+        return self._by_chunks(x.shape[0], lambda c: self._eval_iso(x[c], sigma[c], want))
+
+    def _by_chunks(self, n: int, evaluate) -> torch.Tensor:
+        """``evaluate(rows)`` over the row chunks of :meth:`_chunks`, written into one output
+        (no concatenation copy; a single chunk is returned as it is)."""
+        chunks = list(self._chunks(n))
+        first = evaluate(chunks[0])
         if len(chunks) == 1:
-            return self._eval_iso(x, sigma, want)
-        first = self._eval_iso(x[chunks[0]], sigma[chunks[0]], want)
-        out = first.new_empty((x.shape[0], *first.shape[1:]))
+            return first
+        out = first.new_empty((n, *first.shape[1:]))
         out[chunks[0]] = first
         for c in chunks[1:]:
-            out[c] = self._eval_iso(x[c], sigma[c], want)
+            out[c] = evaluate(c)
         return out
 
     def _eval_iso(self, x: torch.Tensor, sigma: torch.Tensor, want: str) -> torch.Tensor:
