@@ -41,6 +41,13 @@ def test_accel_sde_is_second_order_on_the_exact_law():
     assert kls[0] < ddpm_kls[0] / 100
 
 
+def test_accel_sde_constant_beats_dpmpp_2m_sde():
+    """Same query count (one per level), exact law at K = 64: KL 2.7e-6 against 4.8e-6."""
+    _, ours = _kl_slope(sample_accel_sde, [64, 128], clip=None)
+    _, peer = _kl_slope(SAMPLERS["dpmpp_2m_sde"].fn, [64, 128])
+    assert ours[0] < 0.7 * peer[0], (ours, peer)
+
+
 @pytest.mark.parametrize("eta", [0.0, 0.5])
 def test_accel_sde_order_holds_across_eta(eta):
     slope, _ = _kl_slope(sample_accel_sde, [256, 512, 1024], clip=None, eta=eta)
