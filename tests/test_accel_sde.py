@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from scorelab.exact import gaussian_output_law
 from scorelab.metrics import gaussian_fit_kl, gaussian_kl
 from scorelab.samplers import SAMPLERS, sample_accel_sde, sample_unipc
 from scorelab.schedules import log_snr_uniform
 from scorelab.targets import Gaussian
-
-from ._linear_gaussian import exact_output_covariance
 
 TARGET = Gaussian(np.zeros(3), np.array([0.05, 0.5, 2.0]))
 
@@ -23,9 +22,7 @@ def _kl_slope(sampler, steps, **options) -> tuple[float, list[float]]:
     kls = []
     for k in steps:
         sigmas = log_snr_uniform(k, 0.05, 20.0)
-        C = exact_output_covariance(
-            sampler, TARGET, sigmas, max_noise_draws=2 * k + 2, **options
-        ).numpy()
+        C = gaussian_output_law(sampler, TARGET, sigmas, **options).numpy()
         kls.append(gaussian_kl(np.zeros(3), C, np.zeros(3), TARGET.covariance + 0.0025 * np.eye(3)))
     return float(np.polyfit(np.log(steps), np.log(kls), 1)[0]), kls
 

@@ -10,13 +10,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scorelab.exact import gaussian_output_law
 from scorelab.metrics import gaussian_fit_kl, gaussian_kl
 from scorelab.oracles import CountingOracle
 from scorelab.samplers import SAMPLERS, get_sampler, sample_dpmpp_3m, sample_heun
 from scorelab.schedules import karras, log_snr_uniform
 from scorelab.targets import Discrete, Gaussian
-
-from ._linear_gaussian import exact_output_covariance
 
 NAMES = sorted(SAMPLERS)
 TARGET = Gaussian(np.zeros(3), np.array([0.05, 0.5, 2.0]))
@@ -66,9 +65,7 @@ def test_churn_keeps_the_declared_nfe():
 def test_exact_law_with_many_steps(name):
     """Exact output covariance (no Monte-Carlo error) on a centred Gaussian: KL < 1e-3 at K=512."""
     sigmas = log_snr_uniform(512, 0.01, 50.0)
-    C = exact_output_covariance(
-        SAMPLERS[name], TARGET, sigmas, max_noise_draws=1030, **LINEAR_OPTIONS.get(name, {})
-    ).numpy()
+    C = gaussian_output_law(SAMPLERS[name], TARGET, sigmas, **LINEAR_OPTIONS.get(name, {})).numpy()
     target_cov = TARGET.covariance + 0.01**2 * np.eye(3)
     assert gaussian_kl(np.zeros(3), C, np.zeros(3), target_cov) < 1e-3
 
@@ -96,11 +93,10 @@ def _fitted_order(name: str, steps: list[int]) -> float:
         sigmas = log_snr_uniform(k, 0.05, 20.0)
         draws = []
         for seed in range(RANDOM_STEP_REPEATS.get(name, 1)):
-            C = exact_output_covariance(
+            C = gaussian_output_law(
                 SAMPLERS[name],
                 TARGET,
                 sigmas,
-                max_noise_draws=2 * k + 2,
                 generator=torch.Generator().manual_seed(seed),
                 **LINEAR_OPTIONS.get(name, {}),
             ).numpy()
@@ -124,9 +120,7 @@ def test_3m_without_warm_start_is_only_second_order():
     kls, steps = [], (256, 512, 1024)
     for k in steps:
         sigmas = log_snr_uniform(k, 0.05, 20.0)
-        C = exact_output_covariance(
-            sample_dpmpp_3m, TARGET, sigmas, max_noise_draws=0, warm_start=False
-        ).numpy()
+        C = gaussian_output_law(sample_dpmpp_3m, TARGET, sigmas, warm_start=False).numpy()
         kls.append(
             gaussian_kl(np.zeros(3), C, np.zeros(3), TARGET.covariance + 0.05**2 * np.eye(3))
         )

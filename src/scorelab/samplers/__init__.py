@@ -72,6 +72,9 @@ class SamplerSpec:
     order: float
     stochastic: bool
     reference: str
+    #: a step is x_{i+1} = f(x_i; σ_i, σ_{i+1}) + g(σ_i, σ_{i+1})·ξ with one Gaussian draw and no
+    #: state besides x (no history, no random times): :mod:`scorelab.exact` propagates its law
+    markov: bool = False
 
     def __call__(self, denoiser, x, sigmas, **kwargs) -> torch.Tensor:
         return self.fn(denoiser, x, sigmas, **kwargs)
@@ -91,13 +94,19 @@ class SamplerSpec:
 
 SAMPLERS: dict[str, SamplerSpec] = {
     "euler": SamplerSpec(
-        sample_euler, _one_per_step, _grid_levels, 1, False, "Karras et al. 2022, Alg. 1 (Euler)"
+        sample_euler,
+        _one_per_step,
+        _grid_levels,
+        1,
+        False,
+        "Karras et al. 2022, Alg. 1 (Euler)",
+        markov=True,
     ),
     "heun": SamplerSpec(
         sample_heun, _two_per_step, _heun_levels, 2, False, "Karras et al. 2022, Alg. 1"
     ),
     "ddim": SamplerSpec(
-        sample_ddim, _one_per_step, _grid_levels, 1, False, "Song et al. 2021 (η = 0)"
+        sample_ddim, _one_per_step, _grid_levels, 1, False, "Song et al. 2021 (η = 0)", True
     ),
     "dpm_2": SamplerSpec(
         sample_dpm_2, _two_per_step, _two_per_step, 2, False, "Lu et al. 2022, DPM-Solver-2"
@@ -131,6 +140,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
         1,
         True,
         "Ho et al. 2020 posterior variance; las.md §2",
+        markov=True,
     ),
     "ddpm_beta": SamplerSpec(
         sample_ddpm_beta,
@@ -139,6 +149,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
         1,
         True,
         "Ho et al. 2020, β_t variance (theory DDPM)",
+        markov=True,
     ),
     "euler_maruyama": SamplerSpec(
         sample_euler_maruyama,
@@ -147,6 +158,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
         1,
         True,
         "Song et al. 2021, reverse-diffusion predictor",
+        markov=True,
     ),
     "dpmpp_2m_sde": SamplerSpec(
         sample_dpmpp_2m_sde,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 
@@ -75,8 +77,30 @@ def batch_sigma(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return sigma * x.new_ones([x.shape[0]])
 
 
+NoiseSource = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
+_NOISE_SOURCE: ContextVar[NoiseSource | None] = ContextVar("scorelab_noise_source", default=None)
+
+
 def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``x`` — every Gaussian draw of every sampler goes
+    through here, so :func:`noise_source` can replace it."""
+    source = _NOISE_SOURCE.get()
+    if source is not None:
+        return source(x, generator)
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+@contextmanager
+def noise_source(source: NoiseSource) -> Iterator[None]:
+    """Within the block, samplers draw their Gaussian noise from ``source(x, generator)``
+    instead of ``torch.randn``. Used by :mod:`scorelab.exact` to read a sampler's step as
+    ``x_next = f(x) + g(x)·ξ`` (zero noise, then unit noise) and to track coefficients on a
+    noise basis. Context-local (safe across threads)."""
+    token = _NOISE_SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _NOISE_SOURCE.reset(token)
 
 
 def to_d(x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:

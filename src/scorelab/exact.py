@@ -1,0 +1,475 @@
+"""Exact output laws of samplers: schedule and sampler comparisons with no Monte-Carlo floor.
+
+Ours (the schedules issue, item 2). Two exact targets:
+
+* **Centred Gaussians, any d** (:func:`gaussian_output_law`): the exact denoiser is linear, so
+  every sampler's output is a linear function of the initial state and of its noise draws. The
+  state is tracked as a matrix of coefficients on a basis of independent standard normals (one
+  fresh block per draw, fed in through :func:`scorelab.samplers._common.noise_source`); the output
+  covariance is exact and KL(N(0, Σ + σ_K² I) ‖ output) has a closed form.
+* **1-D mixtures and atom laws** (:func:`exact_output_1d`), three routes, chosen per sampler:
+
+  - *Markov kernel* (``SamplerSpec.markov``: DDPM / frozen-x0, DDIM-η, Euler–Maruyama): each step
+    is x_b = f(x_a) + g·ξ. f and g are read off the sampler itself (one step on a grid of points
+    with zero, then unit noise). The density on a uniform grid is pushed through f (linear
+    binning, the source grid refined until |Δf| ≤ g/r) and convolved with N(0, g²) by FFT. Error:
+    the binning and Riemann sums, second order in the grid step, which is g/r (r = ``resolution``).
+  - *Quadrature* (any deterministic sampler, multistep included): the output is F(x_σ0), so
+    n initial points at the quantiles (i + ½)/n of the exact law at σ_0 carry mass 1/n each; the
+    output CDF is read off the sorted F values. Error O(1/n) in masses.
+  - *Monte Carlo* (stochastic samplers with memory, e.g. ``accel_sde``): 2^20 samples; the same
+    estimators applied to as many exact samples give the floor, reported beside the value.
+
+All routes start from the exact law at σ_0 (so KL_init, the prior mismatch, is excluded, as in
+``theory.discretization_error``) and stop at σ_K > 0 (a final "denoise to 0" has no density).
+Reported, in nats: ``kl_continuous`` = KL(p_{σ_K} ‖ output), the quantity D bounds; for atom laws
+also ``kl_snapped`` = KL(w ‖ q) with q the output mass in each atom's Voronoi cell (the error after
+snapping to the data).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.signal import fftconvolve
+from scipy.special import ndtr
+
+from ._validation import check_positive_int
+from .samplers import SAMPLERS, SamplerSpec
+from .samplers._common import noise_source
+from .targets import Discrete, Gaussian, GaussianMixture
+
+__all__ = ["ExactScore", "exact_output_1d", "gaussian_output_kl", "gaussian_output_law", "mmse_1d"]
+
+#: cap on the points of one density grid (a few MiB of float64)
+MAX_GRID_POINTS = 1 << 21
+#: half-width of a Gaussian kernel / of a law's support, in standard deviations
+TAIL = 12.0
+
+
+@dataclass(frozen=True)
+class ExactScore:
+    """Output-law errors of one sampler × grid on an exact target (nats)."""
+
+    kl_continuous: float
+    kl_snapped: float  # NaN unless the target is an atom law
+    masses: np.ndarray | None  # output mass per atom (atom order), atom laws only
+    method: str  # "markov-kernel" | "quadrature" | "monte-carlo" | "gaussian-tracking"
+    floor_continuous: float = 0.0  # the estimator's value on exact samples (Monte Carlo only)
+    floor_snapped: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """A bare sampler function: no declared Markov property."""
+
+    fn: Callable
+    markov: bool = False
+
+
+def _spec(sampler: str | SamplerSpec | Callable) -> SamplerSpec | _Plain:
+    if isinstance(sampler, SamplerSpec):
+        return sampler
+    if callable(sampler):
+        return _Plain(sampler)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+    return SAMPLERS[sampler]
+
+
+def _check_grid(sigmas) -> torch.Tensor:
+    s = torch.as_tensor(sigmas, dtype=torch.float64)
+    if s.ndim != 1 or s.numel() < 2:
+        raise ValueError("sigmas must be a 1-D grid with at least 2 levels")
+    if float(s[-1]) <= 0:
+        raise ValueError(
+            "exact output laws need a grid ending at sigma_K > 0 (drop the final 0: a "
+            "'denoise to 0' step has no density)"
+        )
+    if not bool(torch.isfinite(s).all()) or bool((s[1:] >= s[:-1]).any()):
+        raise ValueError("sigmas must be finite and strictly decreasing")
+    return s
+
+
+# --- Gaussian targets: coefficient tracking ---
+
+
+class _NoiseBasis:
+    """Noise draws as fresh blocks of basis directions (rows of the tracked state)."""
+
+    def __init__(self, d: int, capacity: int) -> None:
+        self.d, self.capacity, self.used = d, capacity, d  # first d rows: the initial state
+
+    def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        if self.used + self.d > self.capacity:
+            raise RuntimeError("noise basis exhausted: the sampler drew more noise than counted")
+        out = torch.zeros_like(x)
+        out[self.used : self.used + self.d] = torch.eye(self.d, dtype=x.dtype)
+        self.used += self.d
+        return out
+
+
+def _count_draws(spec: SamplerSpec, denoiser, sigmas: torch.Tensor, d: int, **options) -> int:
+    draws = 0
+
+    def count(x, generator=None):
+        nonlocal draws
+        draws += 1
+        return torch.zeros_like(x)
+
+    with noise_source(count):
+        spec.fn(denoiser, torch.zeros(1, d, dtype=torch.float64), sigmas, **options)
+    return draws
+
+
+def gaussian_output_law(sampler: str | SamplerSpec | Callable, target: Gaussian, sigmas, **options):
+    """Exact output covariance (float64, (d, d)) of ``sampler`` on the centred Gaussian
+    ``target`` with its exact denoiser, started from the exact law N(0, Σ + σ_0² I).
+
+    The sampler must be linear in its state and noise given a linear denoiser (all scorelab
+    samplers are, except ``accel_sde`` with its per-sample limiter: pass ``clip=None``)."""
+    spec = _spec(sampler)
+    if not isinstance(target, Gaussian):
+        raise TypeError(f"gaussian_output_law needs a Gaussian target, got {type(target).__name__}")
+    if np.any(target.data_mean != 0):
+        raise ValueError("gaussian_output_law needs a centred Gaussian (mean 0)")
+    s = torch.as_tensor(sigmas, dtype=torch.float64)
+    d = target.dim
+    draws = _count_draws(spec, target, s, d, **options)
+    rows = d * (1 + draws)
+    state = torch.zeros(rows, d, dtype=torch.float64)
+    cov0 = torch.as_tensor(target.covariance) + float(s[0]) ** 2 * torch.eye(d, dtype=torch.float64)
+    state[:d] = torch.linalg.cholesky(cov0).T
+    with noise_source(_NoiseBasis(d, rows)):
+        out = spec.fn(target, state, s, **options)
+    return out.T @ out
+
+
+def _gaussian_kl(cov_p: np.ndarray, cov_q: np.ndarray) -> float:
+    """KL(N(0, P) ‖ N(0, Q)) = ½[tr(Q⁻¹P) − d + log det Q − log det P]."""
+    d = cov_p.shape[0]
+    Lq = np.linalg.cholesky(cov_q)
+    Lp = np.linalg.cholesky(cov_p)
+    A = np.linalg.solve(Lq, Lp)
+    logdet = 2 * (np.log(np.diag(Lq)).sum() - np.log(np.diag(Lp)).sum())
+    return float(0.5 * ((A * A).sum() - d + logdet))
+
+
+def gaussian_output_kl(sampler: str | SamplerSpec, target: Gaussian, sigmas, **options) -> float:
+    """KL(N(0, Σ + σ_K² I) ‖ output law) in nats, exact (grid must end at σ_K > 0)."""
+    s = _check_grid(sigmas)
+    C = gaussian_output_law(sampler, target, s, **options).numpy()
+    P = target.covariance + float(s[-1]) ** 2 * np.eye(target.dim)
+    return _gaussian_kl(P, 0.5 * (C + C.T))
+
+
+# --- 1-D mixtures ---
+
+
+@dataclass(frozen=True)
+class _Law1D:
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray  # component variances (0 for atoms)
+
+    @classmethod
+    def of(cls, target: GaussianMixture) -> _Law1D:
+        if not isinstance(target, GaussianMixture) or target.dim != 1:
+            raise ValueError(
+                "exact_output_1d needs a 1-D GaussianMixture or Discrete target, got "
+                f"{type(target).__name__} in d = {getattr(target, 'dim', '?')}"
+            )
+        return cls(target.weights, target.means[:, 0], target.component_eigvals()[:, 0])
+
+    def std(self, sigma: float) -> np.ndarray:
+        return np.sqrt(self.variances + sigma**2)
+
+    def support(self, sigma: float) -> tuple[float, float]:
+        sd = float(self.std(sigma).max())
+        return float(self.means.min()) - TAIL * sd, float(self.means.max()) + TAIL * sd
+
+    def pdf(self, x: np.ndarray, sigma: float) -> np.ndarray:
+        sd = self.std(sigma)
+        z = (x[:, None] - self.means) / sd
+        return (self.weights * np.exp(-0.5 * z * z) / (sd * math.sqrt(2 * math.pi))).sum(1)
+
+    def log_pdf(self, x: np.ndarray, sigma: float) -> np.ndarray:
+        sd = self.std(sigma)
+        z = (x[:, None] - self.means) / sd
+        logc = np.log(np.where(self.weights > 0, self.weights, 1e-300)) - np.log(sd)
+        a = logc - 0.5 * z * z - 0.5 * math.log(2 * math.pi)
+        m = a.max(1, keepdims=True)
+        return (m + np.log(np.exp(a - m).sum(1, keepdims=True)))[:, 0]
+
+    def cdf(self, x: np.ndarray, sigma: float) -> np.ndarray:
+        return (self.weights * ndtr((x[:, None] - self.means) / self.std(sigma))).sum(1)
+
+    def sf(self, x: np.ndarray, sigma: float) -> np.ndarray:
+        return (self.weights * ndtr(-(x[:, None] - self.means) / self.std(sigma))).sum(1)
+
+    def neg_entropy(self, sigma: float, resolution: int) -> float:
+        """∫ p log p of the law at σ (Riemann sum on a grid of step min sd / resolution)."""
+        lo, hi = self.support(sigma)
+        h = float(self.std(sigma).min()) / resolution
+        n = int(min(MAX_GRID_POINTS, math.ceil((hi - lo) / h) + 1))
+        x = np.linspace(lo, hi, n)
+        lp = self.log_pdf(x, sigma)
+        return float((np.exp(lp) * lp).sum() * (x[1] - x[0]))
+
+    def cells(self) -> np.ndarray:
+        """Voronoi boundaries between consecutive (sorted) means."""
+        m = np.sort(self.means)
+        return 0.5 * (m[1:] + m[:-1])
+
+
+def _snapped(law: _Law1D, y: np.ndarray, mass: np.ndarray) -> tuple[float, np.ndarray]:
+    order = np.argsort(law.means)
+    cell = np.searchsorted(law.cells(), y)
+    q_sorted = np.bincount(cell, weights=mass, minlength=law.means.size)
+    q = np.empty_like(q_sorted)
+    q[order] = q_sorted
+    q = q / q.sum()
+    w = law.weights
+    pos = w > 0
+    kl = float((w[pos] * (np.log(w[pos]) - np.log(np.maximum(q[pos], 1e-300)))).sum())
+    return max(kl, 0.0), q
+
+
+def _step_coefficients(spec, denoiser, x: np.ndarray, s: float, t: float, options):
+    """f(x) and g of one sampler step σ = s → t read off the sampler (zero, then unit noise)."""
+    grid = torch.tensor([s, t], dtype=torch.float64)
+    xt = torch.as_tensor(x, dtype=torch.float64)[:, None]
+    with noise_source(lambda z, generator=None: torch.zeros_like(z)):
+        f = spec.fn(denoiser, xt, grid, **options)[:, 0].numpy()
+    draws = 0
+
+    def unit(z, generator=None):
+        nonlocal draws
+        draws += 1
+        return torch.ones_like(z)
+
+    with noise_source(unit):
+        fg = spec.fn(denoiser, xt, grid, **options)[:, 0].numpy()
+    if draws > 1:
+        raise ValueError(f"sampler draws {draws} noises per step; it is not a one-draw Markov step")
+    g = fg - f
+    return f, g
+
+
+def _bin_linear(y: np.ndarray, mass: np.ndarray, lo: float, h: float, n: int) -> np.ndarray:
+    pos = (y - lo) / h
+    i = np.clip(np.floor(pos).astype(np.int64), 0, n - 2)
+    frac = np.clip(pos - i, 0.0, 1.0)
+    out = np.bincount(i, weights=mass * (1 - frac), minlength=n)
+    out += np.bincount(i + 1, weights=mass * frac, minlength=n)
+    return out
+
+
+def _propagate_markov(spec, denoiser, law: _Law1D, sigmas: np.ndarray, resolution: int, options):
+    """Density of the sampler's state at σ_K on a uniform grid: (x, mass per point)."""
+    s0 = float(sigmas[0])
+    lo, hi = law.support(s0)
+    h = float(law.std(s0).min()) / resolution
+    n = int(min(MAX_GRID_POINTS, math.ceil((hi - lo) / h) + 1))
+    x = np.linspace(lo, hi, n)
+    dens = law.pdf(x, s0)
+    for s, t in itertools.pairwise(float(v) for v in sigmas):
+        f, g = _step_coefficients(spec, denoiser, x, s, t, options)
+        gs = float(np.abs(g).max())
+        if gs <= 0 or np.abs(np.abs(g) - gs).max() > 1e-9 * gs:
+            raise ValueError(
+                "the Markov route needs a noise scale g > 0 that does not depend on x "
+                f"(step sigma {s:.4g} -> {t:.4g})"
+            )
+        # refine the source grid until the pushed points are at most a target step apart
+        target_h = gs / resolution
+        refine = math.ceil(float(np.abs(np.diff(f)).max()) / (0.5 * target_h)) if n > 1 else 1
+        refine = max(1, min(refine, MAX_GRID_POINTS // max(n - 1, 1)))
+        if refine > 1:
+            xr = np.linspace(x[0], x[-1], (n - 1) * refine + 1)
+            dens = np.interp(xr, x, dens)
+            x = xr
+            f, _ = _step_coefficients(spec, denoiser, x, s, t, options)
+        mass = dens * (x[1] - x[0])
+        # next grid: where the pushed mass lands, and the exact law's support at t
+        t_lo, t_hi = law.support(t)
+        lo = min(float(f.min()) - TAIL * gs, t_lo)
+        hi = max(float(f.max()) + TAIL * gs, t_hi)
+        hb = max(target_h, (hi - lo) / (MAX_GRID_POINTS - 1))
+        nb = math.ceil((hi - lo) / hb) + 1
+        binned = _bin_linear(f, mass, lo, hb, nb)
+        half = math.ceil(TAIL * gs / hb)
+        kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * hb / gs) ** 2)
+        binned = np.maximum(fftconvolve(binned, kernel / kernel.sum(), mode="same"), 0.0)
+        x = lo + hb * np.arange(nb)
+        dens = binned / hb
+        n = nb
+    return x, dens * (x[1] - x[0])
+
+
+def _continuous_kl_grid(law: _Law1D, x: np.ndarray, mass: np.ndarray, sigma: float) -> float:
+    """KL(p_σ ‖ q) for q given as masses on a uniform grid (Riemann sums)."""
+    h = x[1] - x[0]
+    lp = law.log_pdf(x, sigma)
+    p = np.exp(lp)
+    lq = np.log(np.maximum(mass / h, 1e-300))
+    inside = float((p * (lp - lq)).sum() * h)
+    # true mass outside the grid has no output mass there: charge it at the floor density
+    lo, hi = law.cdf(np.array([x[0], x[-1]]), sigma)
+    outside = float(lo + (1 - hi))
+    return max(inside + outside * (math.log(max(outside, 1e-300)) + 690.0), 0.0)
+
+
+def _continuous_kl_sorted(
+    law: _Law1D, y: np.ndarray, mass: np.ndarray, sigma: float, block: int, resolution: int
+) -> float:
+    """KL(p_σ ‖ q), q the law putting ``mass[i]`` on the point y[i]: its CDF is read off the
+    sorted points and differenced over blocks of ``block`` points (density constant between)."""
+    order = np.argsort(y, kind="stable")
+    ys, ms = y[order], mass[order]
+    idx = np.arange(0, ys.size, block)
+    if idx[-1] != ys.size - 1:
+        idx = np.append(idx, ys.size - 1)
+    knots = ys[idx]
+    # mass between knots: the inner points of a block plus half of each knot's own mass (no
+    # cumulative sums: near CDF = 1 they would lose the 1e-20 tail masses)
+    inner = np.add.reduceat(ms, idx)[:-1] - ms[idx[:-1]]
+    q_mass = inner + 0.5 * (ms[idx[:-1]] + ms[idx[1:]])
+    width = np.diff(knots)
+    p_mass = _interval_mass(law, knots, sigma)
+    log_q = np.full_like(width, -690.0)
+    keep = (width > 0) & (q_mass > 0)
+    log_q[keep] = np.log(q_mass[keep] / width[keep])
+    cross = float((p_mass * log_q).sum())
+    # tails beyond the extreme knots: binned terms against the output mass left there
+    tail_terms = 0.0
+    p_tails = (float(law.cdf(knots[:1], sigma)[0]), float(law.sf(knots[-1:], sigma)[0]))
+    for p_t, q_t in zip(p_tails, (0.5 * ms[0], 0.5 * ms[-1]), strict=True):
+        if p_t > 0:
+            tail_terms += p_t * (math.log(p_t) - math.log(max(q_t, 1e-300)))
+    return max(law.neg_entropy(sigma, resolution) - cross + tail_terms, 0.0)
+
+
+def _interval_mass(law: _Law1D, knots: np.ndarray, sigma: float) -> np.ndarray:
+    """p_σ mass between consecutive knots, from the CDF below the median and the survival
+    function above it (differences of values near 1 would cancel)."""
+    cdf, sf = law.cdf(knots, sigma), law.sf(knots, sigma)
+    return np.where(cdf[:-1] < 0.5, np.diff(cdf), -np.diff(sf))
+
+
+def _exact_start(law: _Law1D, sigma0: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature for the exact law at σ_0: n points at the quantiles (i + ½)/n plus n/8 points
+    in each tail (quantiles Φ(z), z from −10 to −3), with their midpoint-rule masses."""
+    tail = np.geomspace(1e-23, 0.5 / n, max(n // 8, 8))[:-1]
+    u = np.concatenate([tail, (np.arange(n) + 0.5) / n])
+    mass_lo = np.diff(np.concatenate([[0.0], 0.5 * (u[1:] + u[:-1]), [0.5 + 0.5 * u[-1]]]))
+    lo, hi = law.support(sigma0)
+    lo, hi = lo - 2 * float(law.std(sigma0).max()), hi + 2 * float(law.std(sigma0).max())
+    grid = np.linspace(lo, hi, 1 << 16)
+    cdf = law.cdf(grid, sigma0)
+    sf = law.sf(grid, sigma0)
+    lower = u <= 0.5  # lower half from the CDF, upper half from the survival function
+    x = np.empty_like(u)
+    x[lower] = np.interp(np.log(u[lower]), np.log(np.maximum(cdf, 1e-300)), grid)
+    x_up = np.interp(np.log(u[lower][::-1]), np.log(np.maximum(sf[::-1], 1e-300)), grid[::-1])
+    # the upper half mirrors the lower: survival u ↔ point, masses in reverse order
+    pts = np.concatenate([x[lower], x_up])
+    mass = np.concatenate([mass_lo[lower], mass_lo[lower][::-1]])
+    return pts, mass / mass.sum()
+
+
+def exact_output_1d(
+    sampler: str | SamplerSpec,
+    target: GaussianMixture,
+    sigmas,
+    *,
+    denoiser: Callable | None = None,
+    resolution: int = 16,
+    quadrature_points: int = 1 << 17,
+    monte_carlo_samples: int = 1 << 20,
+    seed: int = 0,
+    **options,
+) -> ExactScore:
+    """Output-law errors of ``sampler`` on the grid ``sigmas`` (ending at σ_K > 0) for a 1-D
+    mixture or atom law, started from the exact law at σ_0 (see the module docstring).
+
+    Args:
+        sampler: a name in :data:`scorelab.samplers.SAMPLERS` or a :class:`SamplerSpec`.
+        target: a 1-D :class:`~scorelab.targets.GaussianMixture` (a :class:`Discrete` gives
+            ``kl_snapped`` too).
+        denoiser: defaults to the target's exact denoiser (pass a perturbed one to study model
+            error).
+        resolution: grid points per kernel standard deviation (Markov route).
+        quadrature_points: initial quantile points (deterministic samplers).
+        monte_carlo_samples: samples for stochastic samplers with memory.
+        options: passed to the sampler.
+    """
+    spec = _spec(sampler)
+    s = _check_grid(sigmas).numpy()
+    law = _Law1D.of(target)
+    resolution = check_positive_int("resolution", resolution, minimum=2)
+    denoiser = target if denoiser is None else denoiser
+    atoms = isinstance(target, Discrete)
+    sK = float(s[-1])
+
+    def score(y: np.ndarray, mass: np.ndarray, kl_cont: float, method: str, **floors):
+        snapped, q = _snapped(law, y, mass) if atoms else (float("nan"), None)
+        return ExactScore(kl_cont, snapped, q, method, **floors)
+
+    if spec.markov and _count_draws(spec, denoiser, torch.as_tensor(s[:2]), 1, **options) > 0:
+        x, mass = _propagate_markov(spec, denoiser, law, s, resolution, options)
+        return score(x, mass, _continuous_kl_grid(law, x, mass, sK), "markov-kernel")
+
+    grid = torch.as_tensor(s)
+    if _count_draws(spec, denoiser, grid, 1, **options) == 0:
+        n = check_positive_int("quadrature_points", quadrature_points, minimum=64)
+        pts, w = _exact_start(law, float(s[0]), n)
+        y = spec.fn(denoiser, torch.as_tensor(pts)[:, None], grid, **options)[:, 0].numpy()
+        kl = _continuous_kl_sorted(law, y, w, sK, 4, resolution)
+        return score(y, w, kl, "quadrature")
+
+    n = check_positive_int("monte_carlo_samples", monte_carlo_samples, minimum=64)
+    gen = torch.Generator().manual_seed(seed)
+    _, x0 = target.sample_noised(n, float(s[0]), gen, dtype=torch.float64)
+    y = spec.fn(denoiser, x0.reshape(n, 1), grid, generator=gen, **options)[:, 0].numpy()
+    ref = target.sample_noised(n, sK, gen, dtype=torch.float64)[1].reshape(-1).numpy()
+    block, w = 64, np.full(n, 1.0 / n)
+    floor_c = _continuous_kl_sorted(law, ref, w, sK, block, resolution)
+    floor_s = _snapped(law, ref, w)[0] if atoms else float("nan")
+    kl = _continuous_kl_sorted(law, y, w, sK, block, resolution)
+    return score(y, w, kl, "monte-carlo", floor_continuous=floor_c, floor_snapped=floor_s)
+
+
+def mmse_1d(target: GaussianMixture, sigma, *, resolution: int = 64) -> np.ndarray:
+    """mmse(σ) = E Var(x0 | x_σ) of a 1-D mixture by quadrature on a fine grid (no sampling):
+    mmse = within-component part + ∫ p_σ(x) Var_k(posterior mean of the component | x) dx."""
+    law = _Law1D.of(target)
+    sig = np.atleast_1d(np.asarray(sigma, dtype=np.float64))
+    out = np.empty_like(sig)
+    for i, s in enumerate(sig):
+        lo, hi = law.support(s)
+        h = float(law.std(s).min()) / resolution
+        n = int(min(MAX_GRID_POINTS, math.ceil((hi - lo) / h) + 1))
+        x = np.linspace(lo, hi, n)
+        sd = law.std(s)
+        z = (x[:, None] - law.means) / sd
+        logc = np.log(np.where(law.weights > 0, law.weights, 1e-300)) - np.log(sd)
+        a = logc - 0.5 * z * z
+        a -= a.max(1, keepdims=True)
+        post = np.exp(a)
+        px = post.sum(1)
+        post /= px[:, None]
+        # component posterior means and variances
+        shrink = law.variances / sd**2
+        m_k = law.means + shrink * (x[:, None] - law.means)
+        v_k = law.variances * s**2 / sd**2
+        mean = (post * m_k).sum(1)
+        var = (post * (v_k + m_k**2)).sum(1) - mean**2
+        dens = law.pdf(x, s)
+        out[i] = float((dens * np.maximum(var, 0.0)).sum() * (x[1] - x[0]))
+    return out.reshape(np.shape(sigma))

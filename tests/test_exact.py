@@ -1,0 +1,122 @@
+"""Exact output laws (scorelab.exact) against closed forms and against each other."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from scorelab.exact import exact_output_1d, gaussian_output_kl, gaussian_output_law, mmse_1d
+from scorelab.samplers import SAMPLERS
+from scorelab.schedules import karras
+from scorelab.targets import Discrete, Gaussian, GaussianMixture
+
+VAR = 0.7
+G1 = Gaussian(np.zeros(1), np.array([VAR]))
+M1 = GaussianMixture([1.0], np.zeros((1, 1)), [VAR])
+ATOMS = Discrete(np.array([[-1.0], [0.2], [0.5], [1.5]]), [0.1, 0.4, 0.3, 0.2])
+
+
+def ddpm_output_variance(s: float, sigmas) -> float:
+    """Frozen-x0 sampler on N(0, s): x_b = (r + (1 − r)c_a) x_a + σ_b sqrt(1 − r) ξ,
+    r = σ_b²/σ_a², c_a = s/(s + σ_a²), from the exact law at σ_0."""
+    v = s + float(sigmas[0]) ** 2
+    for a, b in itertools.pairwise([float(x) for x in sigmas]):
+        r = b**2 / a**2
+        gain = r + (1 - r) * s / (s + a**2)
+        v = gain**2 * v + b**2 * (1 - r)
+    return v
+
+
+def kl_1d(p: float, q: float) -> float:
+    return 0.5 * (p / q - 1 - np.log(p / q))
+
+
+@pytest.mark.parametrize("steps", [2, 7, 30])
+def test_gaussian_tracking_equals_the_variance_recursion(steps):
+    s = np.array([0.05, 0.5, 2.0])
+    target = Gaussian(np.zeros(3), s)
+    sig = karras(steps, 0.01, 80.0)
+    C = gaussian_output_law("ddpm", target, sig).numpy()
+    want = [ddpm_output_variance(si, sig) for si in s]
+    np.testing.assert_allclose(np.diag(C), want, rtol=1e-10)
+    np.testing.assert_allclose(C - np.diag(np.diag(C)), 0, atol=1e-12)
+    kl = sum(kl_1d(si + 0.01**2, w) for si, w in zip(s, want, strict=True))
+    assert gaussian_output_kl("ddpm", target, sig) == pytest.approx(kl, rel=1e-9)
+
+
+@pytest.mark.parametrize("steps", [3, 8])
+@pytest.mark.parametrize("sampler", ["ddpm", "euler_maruyama", "dpmpp_2m", "heun", "unipc"])
+def test_1d_routes_equal_the_gaussian_closed_form(sampler, steps):
+    sig = karras(steps, 0.01, 80.0)
+    exact = gaussian_output_kl(sampler, G1, sig)
+    got = exact_output_1d(sampler, M1, sig)
+    assert got.method == ("markov-kernel" if SAMPLERS[sampler].markov else "quadrature")
+    assert got.kl_continuous == pytest.approx(exact, rel=5e-3, abs=1e-5)
+
+
+def test_monte_carlo_route_reports_its_floor():
+    sig = karras(5, 0.01, 80.0)
+    exact = gaussian_output_kl("dpmpp_2m_sde", G1, sig)
+    got = exact_output_1d("dpmpp_2m_sde", M1, sig, monte_carlo_samples=1 << 18)
+    assert got.method == "monte-carlo"
+    assert got.floor_continuous > 0
+    assert abs(got.kl_continuous - exact) < 3 * got.floor_continuous + 2e-3
+
+
+def test_markov_kernel_agrees_with_monte_carlo_on_atoms():
+    sig = karras(6, 0.002, 80.0)
+    kernel = exact_output_1d("ddpm", ATOMS, sig)
+    mc_spec = dataclasses.replace(SAMPLERS["ddpm"], markov=False)
+    mc = exact_output_1d(mc_spec, ATOMS, sig, monte_carlo_samples=1 << 19)
+    assert kernel.kl_snapped > 0.05  # a coarse grid: a visible error to compare
+    assert kernel.kl_snapped == pytest.approx(mc.kl_snapped, rel=0.03)
+    np.testing.assert_allclose(kernel.masses, mc.masses, atol=3e-3)
+    assert abs(kernel.kl_continuous - mc.kl_continuous) < 3 * mc.floor_continuous + 0.01
+
+
+def test_markov_kernel_converges_in_resolution():
+    sig = karras(6, 0.002, 80.0)
+    coarse = exact_output_1d("ddpm", ATOMS, sig, resolution=8)
+    fine = exact_output_1d("ddpm", ATOMS, sig, resolution=32)
+    assert coarse.kl_snapped == pytest.approx(fine.kl_snapped, rel=0.02)
+    assert coarse.kl_continuous == pytest.approx(fine.kl_continuous, rel=0.02)
+    assert fine.masses.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_quadrature_converges_in_points():
+    sig = karras(6, 0.002, 80.0)
+    a = exact_output_1d("dpmpp_2m", ATOMS, sig, quadrature_points=1 << 14)
+    b = exact_output_1d("dpmpp_2m", ATOMS, sig, quadrature_points=1 << 18)
+    assert a.kl_snapped == pytest.approx(b.kl_snapped, rel=1e-2)
+    assert a.kl_continuous == pytest.approx(b.kl_continuous, rel=2e-2)
+
+
+def test_a_perturbed_denoiser_is_worse_than_the_exact_one():
+    sig = karras(10, 0.002, 80.0)
+    exact = exact_output_1d("ddpm", ATOMS, sig)
+    biased = exact_output_1d("ddpm", ATOMS, sig, denoiser=lambda x, s: ATOMS(x, s) + 0.05)
+    assert biased.kl_snapped > exact.kl_snapped + 0.01
+
+
+def test_mmse_1d_matches_closed_form_and_monte_carlo():
+    s = np.array([0.01, 0.1, 0.5, 2.0, 30.0])
+    np.testing.assert_allclose(mmse_1d(M1, s), VAR * s**2 / (VAR + s**2), rtol=1e-9)
+    mc = ATOMS.mmse(s[1:], num_samples=100_000, seed=0)
+    np.testing.assert_allclose(mmse_1d(ATOMS, s[1:]), mc, rtol=0.02)
+
+
+def test_bad_input_is_rejected_with_a_clear_error():
+    with pytest.raises(ValueError, match="sigma_K > 0"):
+        exact_output_1d("ddpm", ATOMS, torch.tensor([80.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="1-D GaussianMixture"):
+        exact_output_1d("ddpm", Discrete.random_code(4, 2), karras(3))
+    with pytest.raises(ValueError, match="unknown sampler"):
+        exact_output_1d("nope", ATOMS, karras(3))
+    with pytest.raises(ValueError, match="strictly decreasing"):
+        exact_output_1d("ddpm", ATOMS, torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="centred"):
+        gaussian_output_kl("ddpm", Gaussian(np.ones(2), 1.0), karras(3))
