@@ -1,7 +1,9 @@
 """Noise-level schedules: decreasing σ grids σ_max = σ_0 > … > σ_K = σ_min (+ optional final 0).
 
-Heuristics (``heuristic``), the Loss-Adaptive Schedule (``las``) and import/export (``export``).
-:data:`SCHEDULES` maps names to the heuristic schedules; :func:`get_schedule` builds one by name.
+Heuristics (``heuristic``), the Loss-Adaptive Schedule (``las``), entropic time and the
+saturating-information schedule (``information``) and import/export (``export``).
+:data:`SCHEDULES` maps names to the heuristic schedules (:func:`get_schedule` builds one by name),
+:data:`LOSS_SCHEDULES` to the schedules built from a loss curve.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from .heuristic import (
     quadratic_vp_time,
     theory_learning_rate,
     uniform_vp_time,
+)
+from .information import (
+    entropic_schedule,
+    information_las_schedule,
+    path_dp,
+    saturating_schedule,
 )
 from .las import las_dp, las_objective, las_schedule, oracle_las
 
@@ -65,6 +73,14 @@ SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
     "ays": _ays,
     "li-theory": _theory,
 }
+#: name -> function(steps, loss_curve, sigma_min, sigma_max, *, num_candidates, final_zero):
+#: schedules built from a per-level loss (or exact mmse) curve
+LOSS_SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
+    "las": las_schedule,
+    "info-las": information_las_schedule,
+    "entropic": entropic_schedule,
+    "sat-info": saturating_schedule,
+}
 #: k-diffusion's names for the same grids
 ALIASES = {"vp": "uniform-t", "exponential": "log-snr", "edm": "karras"}
 
@@ -87,6 +103,7 @@ def get_schedule(name: str, steps: int, sigma_min=None, sigma_max=None, **option
 __all__ = [
     "ALIASES",
     "AYS_SD15_SIGMAS",
+    "LOSS_SCHEDULES",
     "SCHEDULES",
     "align_your_steps",
     "append_zero",
@@ -94,7 +111,9 @@ __all__ = [
     "cosine",
     "ddpm_respaced",
     "ddpm_respaced_timesteps",
+    "entropic_schedule",
     "get_schedule",
+    "information_las_schedule",
     "karras",
     "las_dp",
     "las_objective",
@@ -102,8 +121,10 @@ __all__ = [
     "load_schedule",
     "log_snr_uniform",
     "oracle_las",
+    "path_dp",
     "polyexponential",
     "quadratic_vp_time",
+    "saturating_schedule",
     "save_schedule",
     "theory_learning_rate",
     "to_diffusers",

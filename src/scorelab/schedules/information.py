@@ -1,0 +1,207 @@
+"""Loss-curve schedules beyond the paper's LAS: the saturating-information schedule (ours) and
+entropic time (after Stancevic et al. 2025, arXiv 2504.13612). ``docs/design/schedules.md``.
+
+Units: SNR γ = 1/σ², information I(γ) = ½ ∫_{γ_0}^{γ} L(γ′) dγ′ in nats (I-MMSE: with L = mmse,
+I is the mutual information gained since γ_0). Candidates are M log-SNR-uniform levels.
+
+* **LAS** (the paper's) minimises Σ_k D_k, D_ab = ½(γ_b − γ_a) L(γ_a) − (I_b − I_a), the path
+  KL of the frozen-x0 sampler.
+* **Saturating-information schedule** (``"sat-info"``, ours): the same DP with the edge cost
+
+      c(a, b) = U_a · (1 − exp(−D_ab / U_a)),   U_a = I(γ_min) − I(γ_a),
+
+  U_a the information still unresolved at σ_a. One step cannot corrupt more of the output than
+  is still undecided when it starts, so its cost saturates at U_a instead of growing with D.
+  ``sharpness`` p generalises it to U_a·(1 − exp(−(D_ab/U_a)^p))^{1/p} (p = 1 above).
+* **Information-spread LAS** (``"info-las"``, ours): the DP with edge cost
+
+      c(a, b) = D_ab + μ (I_b − I_a)² / I_total,
+
+  LAS's path KL plus a penalty on steps that resolve much information at once (μ = ``spread``;
+  μ = 0 is LAS, μ → ∞ tends to entropic time). Like LAS it is invariant to the loss's units.
+* **Entropic time** (``"entropic"``): levels equally spaced in I — equal decrements of the
+  conditional entropy H(x0 | x_σ) = H(x0) − I, our reading of the entropic time change, computed
+  from the same curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .._validation import (
+    as_float64_array,
+    check_positive_int,
+    check_positive_scalar,
+    check_sigma_range,
+)
+from ..loss_curve import LossCurve
+from ..theory import InformationCurve
+from .heuristic import append_zero, check_sigmas
+
+__all__ = [
+    "cumulative_information",
+    "entropic_schedule",
+    "information_las_schedule",
+    "path_dp",
+    "saturating_costs",
+    "saturating_schedule",
+]
+
+
+def path_dp(cost: np.ndarray, steps: int) -> np.ndarray:
+    """Indices (length K+1, first 0, last M−1, increasing) of the K-edge path through M nodes
+    minimising the summed edge cost ``cost[i, j]`` (j > i; other entries ignored). O(K·M²)."""
+    c = torch.as_tensor(as_float64_array("cost", cost, ndim=2))
+    M = c.shape[0]
+    steps = check_positive_int("steps", steps)
+    if c.shape != (M, M):
+        raise ValueError(f"cost must be square, got {tuple(c.shape)}")
+    if steps > M - 1:
+        raise ValueError(f"steps={steps} needs at least {steps + 1} candidates, got {M}")
+    c = c.masked_fill(~torch.ones(M, M, dtype=torch.bool).triu(1), float("inf"))
+    best = torch.full((M,), float("inf"), dtype=torch.float64)
+    best[0] = 0.0
+    back = torch.zeros((steps + 1, M), dtype=torch.long)
+    for k in range(1, steps + 1):
+        best, back[k] = (best[:, None] + c).min(0)
+    if not np.isfinite(float(best[M - 1])):
+        raise ValueError("no finite-cost path with that many steps")
+    path = [M - 1]
+    for k in range(steps, 0, -1):
+        path.append(int(back[k, path[-1]]))
+    return np.array(path[::-1])
+
+
+def cumulative_information(gammas: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """I(γ_i) − I(γ_0) = ½ ∫ L dγ for L linear in λ = log γ between the (increasing) γ_i —
+    exact for that interpolation: ∫ (p + q u) e^{a+u} du over each piece."""
+    lam = np.log(gammas)
+    h = np.diff(lam)
+    q = np.diff(loss) / h
+    em1 = np.expm1(h)
+    second = np.where(h < 1e-3, h**2 / 2 + h**3 / 3 + h**4 / 8, h * np.exp(h) - em1)
+    pieces = gammas[:-1] * (loss[:-1] * em1 + q * second)
+    return np.concatenate([[0.0], 0.5 * np.cumsum(pieces)])
+
+
+def _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates):
+    if candidates is None:
+        lo, hi = check_sigma_range(sigma_min, sigma_max)
+        M = check_positive_int("num_candidates", num_candidates, minimum=2)
+        cand = np.geomspace(hi, lo, M)
+    else:
+        cand = np.unique(as_float64_array("candidates", candidates, ndim=1))[::-1]
+        if cand.size < 2 or np.any(cand <= 0):
+            raise ValueError("candidates must hold >= 2 sigmas > 0")
+    if isinstance(loss, LossCurve):
+        loss = loss.to_information_curve()
+    L = loss.at_sigma(cand) if isinstance(loss, InformationCurve) else np.asarray(loss(cand))
+    L = np.asarray(L, dtype=np.float64)
+    if L.shape != cand.shape or not np.all(np.isfinite(L)) or np.any(L < 0):
+        raise ValueError("the loss curve must give finite values >= 0 at every candidate sigma")
+    return cand, 1 / cand**2, L
+
+
+def saturating_costs(gammas, loss, *, sharpness: float = 1.0) -> np.ndarray:
+    """Edge costs c(a, b) = U_a (1 − exp(−(D_ab/U_a)^p))^{1/p} (p = ``sharpness``; p = 1 is the
+    design note's cost) on increasing candidate SNRs; D_ab the path KL of the step a → b."""
+    g = as_float64_array("gammas", gammas, ndim=1)
+    L = as_float64_array("loss", loss, ndim=1)
+    p = check_positive_scalar("sharpness", sharpness)
+    info = cumulative_information(g, L)
+    D = 0.5 * (g[None, :] - g[:, None]) * L[:, None] - (info[None, :] - info[:, None])
+    D = np.maximum(D, 0.0)  # ≥ 0 for a non-increasing curve; clip rounding
+    U = np.maximum(info[-1] - info, 1e-300)[:, None]
+    ratio = D / U
+    return U * (-np.expm1(-(ratio**p))) ** (1 / p)
+
+
+def saturating_schedule(
+    steps: int,
+    loss: Callable | LossCurve | InformationCurve,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    sharpness: float = 1.0,
+    num_candidates: int = 512,
+    candidates=None,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The saturating-information σ grid (ours): K steps from σ_max to σ_min minimising
+    Σ U_a(1 − exp(−D_ab/U_a)) over M log-SNR-uniform candidates (see the module docstring).
+
+    Args:
+        loss: the x0-loss (or exact mmse) per level: a :class:`~scorelab.loss_curve.LossCurve`,
+            an :class:`~scorelab.theory.InformationCurve` or a callable σ ↦ L(σ).
+        sharpness: p of the generalised saturation (1: the design note's cost).
+        num_candidates, candidates: as for :func:`~scorelab.schedules.las_schedule`.
+    """
+    steps = check_positive_int("steps", steps)
+    cand, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
+    idx = path_dp(saturating_costs(g, L, sharpness=sharpness), steps)
+    return _finish(cand[idx], final_zero, dtype, device)
+
+
+def information_las_schedule(
+    steps: int,
+    loss: Callable | LossCurve | InformationCurve,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    spread: float = 3.0,
+    num_candidates: int = 512,
+    candidates=None,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Information-spread LAS (ours): K steps minimising Σ D_ab + μ (ΔI_ab)²/I_total over M
+    log-SNR-uniform candidates (module docstring). μ = ``spread`` = 3 was the best of
+    {0.1, …, 100} for the frozen-x0 sampler's continuous output KL on the exact 1-D laws of
+    ``benchmarks/schedules_exact.py`` (``docs/design/schedules.md``)."""
+    steps = check_positive_int("steps", steps)
+    mu = check_positive_scalar("spread", spread, allow_zero=True)
+    cand, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
+    info = cumulative_information(g, L)
+    gain = info[None, :] - info[:, None]
+    D = np.maximum(0.5 * (g[None, :] - g[:, None]) * L[:, None] - gain, 0.0)
+    cost = D + mu * gain**2 / max(float(info[-1]), 1e-300)
+    return _finish(cand[path_dp(cost, steps)], final_zero, dtype, device)
+
+
+def entropic_schedule(
+    steps: int,
+    loss: Callable | LossCurve | InformationCurve,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    num_candidates: int = 4096,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Entropic time: σ_k with I(γ_k) − I(γ_0) = (k/K)(I(γ_K) − I(γ_0)), I from ``loss`` (the
+    curve linear in λ between ``num_candidates`` log-uniform levels; inverted by interpolation,
+    levels kept strictly decreasing)."""
+    steps = check_positive_int("steps", steps)
+    _, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, None)
+    info = cumulative_information(g, L)
+    if not info[-1] > 0:
+        raise ValueError("the loss curve carries no information over this range (I = 0)")
+    lam = np.log(g)
+    # strictly increasing I for the inversion: add a vanishing share of log-SNR
+    key = info / info[-1] + 1e-9 * (lam - lam[0]) / (lam[-1] - lam[0])
+    lam_k = np.interp(np.linspace(0, key[-1], steps + 1), key, lam)
+    return _finish(np.exp(-0.5 * lam_k), final_zero, dtype, device)
+
+
+def _finish(sig: np.ndarray, final_zero: bool, dtype, device) -> torch.Tensor:
+    out = torch.as_tensor(np.ascontiguousarray(sig)).to(dtype=dtype, device=device)
+    if final_zero:
+        out = append_zero(out)
+    return check_sigmas(out)
