@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from scorelab.cli import app
@@ -75,6 +76,22 @@ def test_las_from_loss_curve_file(tmp_path):
         app, ["schedule", "las", "-k", "8", "--target", "gaussian-16", "--format", "json"]
     )
     assert r.exit_code == 0, r.output
+
+
+def test_every_loss_schedule_builds_from_a_target_and_from_a_curve_file(tmp_path):
+    from scorelab.schedules import LOSS_SCHEDULES
+    from scorelab.targets import get_target
+
+    curve_file = tmp_path / "curve.json"
+    sig = np.geomspace(0.002, 80.0, 200)
+    LossCurve(sig, get_target("gaussian-16").mmse(sig)).save(curve_file)
+    for name in LOSS_SCHEDULES:
+        for source in (["--target", "gaussian-16"], ["--loss-curve", str(curve_file)]):
+            r = runner.invoke(app, ["schedule", name, "-k", "6", *source, "--format", "json"])
+            assert r.exit_code == 0, (name, r.output)
+            grid = np.array(json.loads(r.output)["sigmas"])
+            assert len(grid) == 7 and np.all(np.diff(grid) < 0), name
+            assert grid[-1] == pytest.approx(0.002) and grid[0] == pytest.approx(80.0)
 
 
 def test_errors_are_clear():

@@ -14,7 +14,7 @@ from rich.table import Table
 from ._smoke import smoke, smoke_scaled
 from .experiments import EXPERIMENTS
 from .samplers import SAMPLERS
-from .schedules import SCHEDULES
+from .schedules import LOSS_SCHEDULES, SCHEDULES
 from .targets import PRESETS
 
 app = typer.Typer(help="scorelab: fast, measurable diffusion sampling.", no_args_is_help=True)
@@ -234,26 +234,34 @@ def _fail(message: str) -> None:
 
 @app.command()
 def schedule(
-    name: str = typer.Argument(None, help=f"schedule: {', '.join(SCHEDULES)} or las"),
+    name: str = typer.Argument(
+        None,
+        help=f"schedule: {', '.join(SCHEDULES)}, or from a loss curve: {', '.join(LOSS_SCHEDULES)}",
+    ),
     steps: int = typer.Option(10, "--steps", "-k", min=1, help="number of steps K"),
     sigma_min: float = typer.Option(None, help="smallest σ (default 0.002)"),
     sigma_max: float = typer.Option(None, help="largest σ (default 80)"),
     rho: float = typer.Option(None, help="ρ of karras / polyexponential"),
     final_zero: bool = typer.Option(False, help="append σ = 0 (final denoise step)"),
-    loss_curve: str = typer.Option(None, help="LAS: loss-curve file (JSON or σ,loss text)"),
+    loss_curve: str = typer.Option(
+        None, help="loss schedules: loss-curve file (JSON or σ,loss text)"
+    ),
     target: str = typer.Option(
         None,
         help="built-in target: LAS uses its exact mmse (oracle-"
         f"LAS); every schedule also reports its exact D. Targets: {TARGET_NAMES}",
     ),
     model: str = typer.Option(
-        None, help="LAS: a scorelab checkpoint (`scorelab train`); uses its recorded loss curve"
+        None,
+        help="loss schedules: a scorelab checkpoint (`scorelab train`); its recorded loss curve",
     ),
     measure: bool = typer.Option(
         False, help="LAS with --model: measure the loss curve on the held-out split instead"
     ),
-    smooth: float = typer.Option(0.0, min=0.0, help="LAS: smoothing width in log-SNR (0 = none)"),
-    candidates: int = typer.Option(1000, min=2, help="LAS: number of candidate levels"),
+    smooth: float = typer.Option(
+        0.0, min=0.0, help="loss schedules: smoothing width in log-SNR (0 = none)"
+    ),
+    candidates: int = typer.Option(1000, min=2, help="loss schedules: number of candidate levels"),
     fmt: str = typer.Option("table", "--format", help="table | json | k-diffusion | diffusers"),
     beta_schedule: str = typer.Option(
         "linear",
@@ -263,7 +271,8 @@ def schedule(
     output: str = typer.Option(None, help="write the schedule to this file (JSON)"),
     list_: bool = typer.Option(False, "--list", help="list schedule names and exit"),
 ) -> None:
-    """Print or export a σ schedule; `las` builds the Loss-Adaptive Schedule."""
+    """Print or export a σ schedule; `las`, `entropic` and `sat-info` are built from a loss curve
+    (a file, a checkpoint's, or a target's exact mmse)."""
     import json
 
     import numpy as np
@@ -281,7 +290,7 @@ def schedule(
         _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
     if list_:
         console.print(
-            ", ".join([*SCHEDULES, "las"])
+            ", ".join([*SCHEDULES, *LOSS_SCHEDULES])
             + "  (aliases: "
             + ", ".join(f"{a}={b}" for a, b in ALIASES.items())
             + ")"
@@ -307,12 +316,15 @@ def schedule(
         lo = 0.002 if sigma_min is None else sigma_min
         hi = 80.0 if sigma_max is None else sigma_max
         meta: dict = {"name": name, "steps": steps}
-        if name == "las":
+        if name in LOSS_SCHEDULES:
             from .loss_curve import LossCurve
-            from .schedules import las_schedule, oracle_las
+            from .schedules import oracle_las
 
+            build = LOSS_SCHEDULES[name]
             if sum(a is not None for a in (loss_curve, tgt, model)) != 1:
-                _fail("las needs exactly one of --loss-curve FILE, --target NAME or --model CKPT")
+                _fail(
+                    f"{name} needs exactly one of --loss-curve FILE, --target NAME or --model CKPT"
+                )
             if model is not None:
                 curve = _model_loss_curve(model, measure, lo, hi).monotone()
                 # default range: where the curve was observed (no extrapolation)
@@ -322,7 +334,7 @@ def schedule(
                     hi = min(hi, float(curve.sigma[-1]))
                 if smooth > 0:
                     curve = curve.smoothed(smooth).monotone()
-                sigmas = las_schedule(
+                sigmas = build(
                     steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero
                 )
                 meta["model"] = model
@@ -336,10 +348,30 @@ def schedule(
                     hi = min(hi, float(curve.sigma[-1]))
                 if smooth > 0:
                     curve = curve.smoothed(smooth).monotone()
-                sigmas = las_schedule(
+                sigmas = build(
                     steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero
                 )
                 meta["loss_curve"] = loss_curve
+            elif name != "las":
+                from .theory import mmse_curve
+
+                with console.status(f"{name}: the exact mmse curve of {target}, then the grid"):
+                    oracle_curve = mmse_curve(
+                        tgt,
+                        lo,
+                        hi,
+                        num_points=smoke_scaled(2001, 101),
+                        num_samples=smoke_scaled(20_000, 256),
+                    )
+                    sigmas = build(
+                        steps,
+                        oracle_curve,
+                        lo,
+                        hi,
+                        num_candidates=smoke_scaled(candidates, 100),
+                        final_zero=final_zero,
+                    )
+                meta["oracle_target"] = target
             else:
                 with console.status(
                     f"oracle-LAS: the exact mmse curve of {target} "
