@@ -8,8 +8,13 @@ from contextvars import ContextVar
 
 import torch
 
-from .._validation import all_finite, check_finite, check_float_tensor, check_generator
-from ..schedules.heuristic import check_sigmas
+from .._validation import (
+    all_finite,
+    check_finite,
+    check_float_tensor,
+    check_generator,
+    check_sigmas,
+)
 
 Callback = Callable[[dict], None]
 

@@ -13,6 +13,7 @@ from .._validation import (
     check_positive_int,
     check_positive_scalar,
     check_sigma_range,
+    check_sigmas,
 )
 
 __all__ = [
@@ -29,41 +30,6 @@ __all__ = [
     "theory_learning_rate",
     "uniform_vp_time",
 ]
-
-
-def check_sigmas(sigmas: object, *, like: torch.Tensor | None = None) -> torch.Tensor:
-    """Validate a sampling schedule: a 1-D floating tensor of length ≥ 2, finite, strictly
-    decreasing, positive except for an optional final 0; same device (and dtype) as ``like``."""
-    if not isinstance(sigmas, torch.Tensor):
-        raise TypeError(f"sigmas must be a torch.Tensor, got {type(sigmas).__name__}")
-    if not sigmas.is_floating_point():
-        raise TypeError(f"sigmas must have a floating dtype, got {sigmas.dtype}")
-    if sigmas.ndim != 1 or sigmas.shape[0] < 2:
-        raise ValueError(
-            f"sigmas must be 1-D with at least 2 entries, got shape {tuple(sigmas.shape)}"
-        )
-    if like is not None:
-        if sigmas.device != like.device:
-            raise ValueError(
-                f"sigmas are on device {sigmas.device} but x is on device {like.device}"
-            )
-        if sigmas.dtype != like.dtype:
-            raise TypeError(f"sigmas have dtype {sigmas.dtype} but x has {like.dtype}; cast one")
-    s = sigmas.detach()
-    if not torch.isfinite(s).all():
-        raise ValueError(
-            f"sigmas must be finite, got {s.tolist() if len(s) < 12 else 'non-finite'}"
-        )
-    diffs = s[1:] - s[:-1]
-    if (diffs >= 0).any():
-        i = int((diffs >= 0).nonzero()[0])
-        raise ValueError(
-            f"sigmas must be strictly decreasing; sigmas[{i}]={float(s[i])} <= "
-            f"sigmas[{i + 1}]={float(s[i + 1])}"
-        )
-    if (s[:-1] <= 0).any() or s[-1] < 0:
-        raise ValueError(f"sigmas must be > 0 (a final 0 is allowed), got min {float(s.min())}")
-    return sigmas
 
 
 def append_zero(sigmas: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,26 @@
+"""Import layering: lower layers never pull in higher ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+#: module -> packages it must not load (directly or through its imports)
+FORBIDDEN = {
+    "scorelab.samplers": ("scorelab.schedules", "scorelab.theory", "scorelab.loss_curve"),
+    "scorelab.targets": ("scorelab.samplers", "scorelab.schedules", "scorelab.theory"),
+    "scorelab.schedules": ("scorelab.samplers", "scorelab.bench", "scorelab.experiments"),
+}
+
+
+@pytest.mark.parametrize("module", sorted(FORBIDDEN))
+def test_lower_layers_do_not_import_higher_ones(module):
+    code = (
+        f"import sys, {module}\n"
+        f"bad = [m for m in {FORBIDDEN[module]!r} if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"
