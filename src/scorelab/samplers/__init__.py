@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ._common import SampleStreams, noise_source
 from .accel_sde import accel_sde_nfe, sample_accel_sde
 from .accelerated import (
     sample_li_accelerated_ode,
@@ -205,8 +206,10 @@ def get_sampler(name: str) -> SamplerSpec:
 
 __all__ = [
     "SAMPLERS",
+    "SampleStreams",
     "SamplerSpec",
     "get_sampler",
+    "noise_source",
     "sample_accel_sde",
     "sample_ddim",
     "sample_ddpm",

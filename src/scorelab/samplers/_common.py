@@ -95,6 +95,45 @@ def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tens
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
+class SampleStreams:
+    """Per-sample noise streams (the idea of EDM's ``StackedRandomGenerator``): row i of every
+    draw comes from its own generator, seeded by (``seed``, ``first`` + i), so a seeded result
+    does not depend on the batch size or on how a run is split across batches or workers.
+
+    Use as a noise source, and draw the initial noise from it too::
+
+        streams = SampleStreams(seed=0, num_samples=len(x), first=offset)
+        x = streams.randn(len(x), *event_shape) * sigmas[0]
+        with noise_source(streams):
+            out = sampler(denoiser, x, sigmas)
+
+    Samplers that draw random *times* (``randomized_midpoint``) still use their ``generator``.
+    One generator per row: slower than one batched draw, so opt-in."""
+
+    def __init__(self, seed: int, num_samples: int, *, first: int = 0, device="cpu") -> None:
+        if num_samples < 1 or first < 0:
+            raise ValueError(f"need num_samples >= 1 and first >= 0, got {num_samples}, {first}")
+        import numpy as np
+
+        self.generators = []
+        for i in range(first, first + num_samples):
+            state = np.random.SeedSequence([int(seed), i]).generate_state(1, np.uint64)[0]
+            gen = torch.Generator(device)
+            gen.manual_seed(int(state) & ((1 << 63) - 1))
+            self.generators.append(gen)
+
+    def randn(self, n: int, *shape: int, dtype=torch.float32, device="cpu") -> torch.Tensor:
+        """``n`` rows of standard normals of shape ``shape``, row i from stream i."""
+        if n != len(self.generators):
+            raise ValueError(f"these streams serve {len(self.generators)} samples, asked for {n}")
+        return torch.stack(
+            [torch.randn(shape, generator=g, dtype=dtype, device=device) for g in self.generators]
+        )
+
+    def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        return self.randn(x.shape[0], *x.shape[1:], dtype=x.dtype, device=x.device)
+
+
 @contextmanager
 def noise_source(source: NoiseSource) -> Iterator[None]:
     """Within the block, samplers draw their Gaussian noise from ``source(x, generator)``
