@@ -120,3 +120,13 @@ def test_bad_input_is_rejected_with_a_clear_error():
         exact_output_1d("ddpm", ATOMS, torch.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match="centred"):
         gaussian_output_kl("ddpm", Gaussian(np.ones(2), 1.0), karras(3))
+
+
+def test_a_sampler_with_hidden_noise_is_refused():
+    def hidden(denoiser, x, sigmas, **_):
+        return x + torch.randn_like(x)  # torch's global generator, not scorelab's noise source
+
+    with pytest.raises(ValueError, match="outside scorelab's noise_source"):
+        exact_output_1d(hidden, ATOMS, karras(3))
+    with pytest.raises(ValueError, match="outside scorelab's noise_source"):
+        gaussian_output_law(hidden, G1, karras(3))

@@ -118,3 +118,34 @@ def test_metric_input_validation():
         mixture_metrics(x, Gaussian(np.zeros(3), 1.0))
     with pytest.raises(TypeError, match="Discrete"):
         atom_histogram_metrics(x, Gaussian(np.zeros(3), 1.0))
+
+
+def test_queries_to_reach_inverts_a_power_law():
+    from scorelab.metrics import queries_to_reach
+
+    nfe = np.array([4, 6, 9, 14, 20, 30, 45, 64])
+    err = 3.0 * nfe**-2.0
+    for eps in (0.05, 0.01, 2e-3):
+        assert queries_to_reach(nfe, err, eps) == pytest.approx((3.0 / eps) ** 0.5, rel=1e-9)
+    assert queries_to_reach(nfe, err, 1e-6) == float("inf")
+    assert queries_to_reach(nfe, err, 1.0) == 4.0  # already reached: no extrapolation
+    # a non-monotone ladder: the first crossing counts; the order of the input does not matter
+    bumpy = np.array([1.0, 0.2, 0.5, 0.05])
+    assert queries_to_reach([4, 8, 16, 32], bumpy, 0.3) == pytest.approx(
+        np.exp(np.log(4) + (np.log(0.3) - 0) / np.log(0.2) * np.log(2))
+    )
+    assert queries_to_reach([32, 16, 8, 4], bumpy[::-1], 0.3) == queries_to_reach(
+        [4, 8, 16, 32], bumpy, 0.3
+    )
+    with pytest.raises(ValueError, match="distinct"):
+        queries_to_reach([4, 4], [1.0, 0.5], 0.6)
+
+
+def test_gaussian_output_kl_with_a_final_denoise_compares_with_the_data_law():
+    from scorelab.exact import gaussian_output_kl
+    from scorelab.schedules import karras
+
+    target = Gaussian(np.zeros(2), np.array([0.3, 1.5]))
+    coarse = gaussian_output_kl("dpmpp_2m", target, karras(4, 0.01, 80.0, final_zero=True))
+    fine = gaussian_output_kl("dpmpp_2m", target, karras(64, 0.01, 80.0, final_zero=True))
+    assert fine < coarse and fine < 1e-3

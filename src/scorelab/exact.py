@@ -82,10 +82,15 @@ def _spec(sampler: str | SamplerSpec | Callable) -> SamplerSpec | _Plain:
     return SAMPLERS[sampler]
 
 
-def _check_grid(sigmas) -> torch.Tensor:
+def _check_grid(sigmas, *, final_zero: bool = False) -> torch.Tensor:
     s = torch.as_tensor(sigmas, dtype=torch.float64)
     if s.ndim != 1 or s.numel() < 2:
         raise ValueError("sigmas must be a 1-D grid with at least 2 levels")
+    if final_zero and float(s[-1]) == 0:
+        body = s[:-1]
+        if body.numel() >= 1 and bool(torch.isfinite(body).all()) and float(body[-1]) > 0:
+            if not bool((body[1:] >= body[:-1]).any()):
+                return s
     if float(s[-1]) <= 0:
         raise ValueError(
             "exact output laws need a grid ending at sigma_K > 0 (drop the final 0: a "
@@ -127,6 +132,32 @@ def _count_draws(spec: SamplerSpec, denoiser, sigmas: torch.Tensor, d: int, **op
     return draws
 
 
+def _check_reproducible(spec, denoiser, sigmas: torch.Tensor, d: int, options) -> None:
+    """A sampler that scorelab sees drawing no noise must really be deterministic (a peer that
+    draws from torch's global generator would otherwise be scored as if it were)."""
+    x = torch.linspace(-2.0, 2.0, 4 * d, dtype=torch.float64).reshape(4, d) * float(sigmas[0])
+    gen = options.get("generator")
+
+    def once(seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)
+        opts = dict(options)
+        if gen is not None:  # the sampler's own generator is part of the setting: same state
+            opts["generator"] = torch.Generator(gen.device).set_state(gen.get_state())
+        return spec.fn(denoiser, x.clone(), sigmas, **opts)
+
+    with noise_source(lambda z, generator=None: torch.zeros_like(z)):
+        state = torch.random.get_rng_state()
+        try:
+            a, b = once(1), once(2)
+        finally:
+            torch.random.set_rng_state(state)
+    if not torch.equal(a, b):
+        raise ValueError(
+            "the sampler draws random numbers outside scorelab's noise_source (e.g. torch's "
+            "global generator), so its output law cannot be tracked exactly"
+        )
+
+
 def gaussian_output_law(sampler: str | SamplerSpec | Callable, target: Gaussian, sigmas, **options):
     """Exact output covariance (float64, (d, d)) of ``sampler`` on the centred Gaussian
     ``target`` with its exact denoiser, started from the exact law N(0, Σ + σ_0² I).
@@ -141,6 +172,7 @@ def gaussian_output_law(sampler: str | SamplerSpec | Callable, target: Gaussian,
     s = torch.as_tensor(sigmas, dtype=torch.float64)
     d = target.dim
     draws = _count_draws(spec, target, s, d, **options)
+    _check_reproducible(spec, target, s, d, options)
     rows = d * (1 + draws)
     state = torch.zeros(rows, d, dtype=torch.float64)
     cov0 = torch.as_tensor(target.covariance) + float(s[0]) ** 2 * torch.eye(d, dtype=torch.float64)
@@ -161,8 +193,9 @@ def _gaussian_kl(cov_p: np.ndarray, cov_q: np.ndarray) -> float:
 
 
 def gaussian_output_kl(sampler: str | SamplerSpec, target: Gaussian, sigmas, **options) -> float:
-    """KL(N(0, Σ + σ_K² I) ‖ output law) in nats, exact (grid must end at σ_K > 0)."""
-    s = _check_grid(sigmas)
+    """KL(N(0, Σ + σ_K² I) ‖ output law) in nats, exact. A grid ending in 0 (final denoise) is
+    compared with the data law N(0, Σ) itself."""
+    s = _check_grid(sigmas, final_zero=True)
     C = gaussian_output_law(sampler, target, s, **options).numpy()
     P = target.covariance + float(s[-1]) ** 2 * np.eye(target.dim)
     return _gaussian_kl(P, 0.5 * (C + C.T))
@@ -427,6 +460,7 @@ def exact_output_1d(
 
     grid = torch.as_tensor(s)
     if _count_draws(spec, denoiser, grid, 1, **options) == 0:
+        _check_reproducible(spec, denoiser, grid, 1, options)
         n = check_positive_int("quadrature_points", quadrature_points, minimum=64)
         pts, w = _exact_start(law, float(s[0]), n)
         y = spec.fn(denoiser, torch.as_tensor(pts)[:, None], grid, **options)[:, 0].numpy()

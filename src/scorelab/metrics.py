@@ -21,6 +21,7 @@ __all__ = [
     "isotropic_mixture_metrics",
     "mixture_metrics",
     "mmd_rbf",
+    "queries_to_reach",
     "sliced_wasserstein2",
 ]
 
@@ -305,3 +306,29 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
         - _mean_kernel(x, x, ident, True)
         - _mean_kernel(y, y, ident, True)
     )
+
+
+def queries_to_reach(nfe, errors, eps: float) -> float:
+    """NFE*(ε): the fewest model calls at which a method's error reaches ``eps``, from its
+    measured (NFE, error) ladder. The first ladder point at or below ε is found and the crossing
+    is interpolated linearly in (log NFE, log error) with the point before it (exact for a power
+    law e = C·NFE^{−p}). Returns ``inf`` if no point reaches ε, and the smallest NFE if the first
+    already does (no extrapolation). Non-monotone ladders are fine: the first crossing counts."""
+    n = np.asarray(nfe, dtype=np.float64)
+    e = np.asarray(errors, dtype=np.float64)
+    if n.ndim != 1 or n.shape != e.shape or n.size == 0:
+        raise ValueError("nfe and errors must be 1-D of the same non-zero length")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    order = np.argsort(n, kind="stable")
+    n, e = n[order], e[order]
+    if np.any(np.diff(n) == 0):
+        raise ValueError("nfe values must be distinct")
+    hit = np.flatnonzero(np.isfinite(e) & (e <= eps))
+    if hit.size == 0:
+        return float("inf")
+    i = int(hit[0])
+    if i == 0 or not (np.isfinite(e[i - 1]) and e[i - 1] > 0 and e[i] > 0):
+        return float(n[i])
+    t = (math.log(eps) - math.log(e[i - 1])) / (math.log(e[i]) - math.log(e[i - 1]))
+    return float(math.exp(math.log(n[i - 1]) + t * (math.log(n[i]) - math.log(n[i - 1]))))
