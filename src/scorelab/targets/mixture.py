@@ -393,14 +393,19 @@ class GaussianMixture(Target):
             m = min(batch_size, num_samples - done)
             means_b, stds_b = np.zeros(flat.size), np.zeros(flat.size)
             k = self.sample_components(m, gen)
+            fast = None
             if importance:
                 z = torch.randn((m, self.dim), generator=gen, dtype=f64)
                 u = torch.rand((m, 2), generator=gen, dtype=f64)
+                if self._common_var:
+                    fast = self._tilt_batch(k, z)
             else:
                 x0 = self._sample_given(k, gen, f64, cpu)
                 z = torch.randn(x0.shape, generator=gen, dtype=f64)
             for i, s in enumerate(flat):
-                if importance:
+                if fast is not None:
+                    err = self._confusion_tilted_common(fast, u, float(s))
+                elif importance:
                     err = self._confusion_tilted(k, z, u, float(s))
                 else:
                     x = x0 + float(s) * z
@@ -467,6 +472,84 @@ class GaussianMixture(Target):
             x, torch.full((n,), sigma, dtype=x.dtype)
         )
         return gap.square().sum(1) * torch.exp(-log_q_over_p)
+
+    def _tilt_batch(self, k: torch.Tensor, z: torch.Tensor) -> dict:
+        """σ-independent parts of :meth:`_confusion_tilted` for one batch (common variance)."""
+        M = torch.as_tensor(self.means)
+        D = self._pair_distances()[k]  # (n, K)
+        safe_D = torch.where(D > 0, D, torch.ones_like(D))
+        log_w = torch.as_tensor(self._log_w).expand_as(D)
+        rows = torch.arange(k.shape[0])
+        valid = torch.isfinite(log_w) & (D > 0)
+        valid[rows, k] = False
+        G = M @ M.T
+        zM = z @ M.T  # ξ·μ_j
+        # t_j(z) = z·(μ_j − μ_k)/D_kj for the untilted draw
+        t0 = (zM - zM.gather(1, k[:, None])) / safe_D
+        return dict(
+            k=k,
+            D=D,
+            D2=D * D,
+            safe_D=safe_D,
+            log_w=log_w,
+            valid=valid,
+            rows=rows,
+            G=G,
+            t0=t0,
+            has_other=valid.any(1),
+            M=M,
+            Mk=M[k],
+            G_k=G[k],
+            G_kk=G[k].gather(1, k[:, None]),
+            log_w_valid=log_w.masked_fill(~valid, -math.inf),
+        )
+
+    def _confusion_tilted_common(self, b: dict, u: torch.Tensor, sigma: float) -> torch.Tensor:
+        """:meth:`_confusion_tilted` for a common isotropic variance s², with the σ-independent
+        work hoisted out of the level loop (:meth:`_tilt_batch`) and the posterior read off the
+        same t_j: with x = μ_k + √v ξ (v = s² + σ²), ‖x − μ_j‖² = D_kj² − 2√v D_kj t_j + const,
+        so logit_j = log w_j − (D_kj² − 2√v D_kj t_j)/(2v) and no second GEMM is needed; the gap
+        m_k(x) − m(x) = (σ²/v)(μ_k − Σ_j p_j μ_j). Same estimator, same random numbers."""
+        k, D, valid, rows = b["k"], b["D"], b["valid"], b["rows"]
+        v = float(self.variances[0]) + sigma**2
+        sd = math.sqrt(v)
+        # tilt probabilities ρ_j ∝ w_j exp(−μ_kj²/2), μ_kj = D_kj/(2√v), summing to ½
+        a = b["log_w_valid"] - b["D2"] * (1 / (8 * v))
+        a = a - a.amax(1, keepdim=True).clamp_min(-1e300)
+        rho = torch.exp(a)
+        norm = rho.sum(1, keepdim=True).clamp_min(1e-300)
+        rho *= 0.5 / norm
+        log_rho = a - torch.log(norm) + math.log(0.5)  # in log space: no underflow
+        has_other = b["has_other"]
+        cdf = torch.cumsum(rho, 1).mul_(2)
+        choice = (
+            torch.searchsorted(cdf, u[:, 1:2].contiguous())
+            .squeeze(1)
+            .clamp_max(self.num_components - 1)
+        )
+        tilted = (u[:, 0] >= 0.5) & has_other
+        shift = D[rows, choice] * ((1 / (2 * sd)) * tilted.to(D.dtype))
+        # t_j(ξ) for ξ = z + shift·(μ_c − μ_k)/D_kc: direction·(μ_j − μ_k) from the Gram matrix
+        G, c, kk = b["G"], choice[:, None], k[:, None]
+        g_c, g_k = G[choice], b["G_k"]
+        g_ck = g_c.gather(1, kk)
+        cross = g_c.sub_(g_k).sub_(g_ck - b["G_kk"])
+        t = cross.mul_((shift[:, None] / b["safe_D"].gather(1, c)) / b["safe_D"]).add_(b["t0"])
+        # log q/p = log(½ + Σ_j ρ_j exp(μ_kj t_j − μ_kj²/2)) over the valid j
+        Dt = D * t
+        e = (log_rho + Dt * (1 / (2 * sd)) - b["D2"] * (1 / (8 * v))).masked_fill_(
+            ~valid, -math.inf
+        )
+        e_max = e.amax(1, keepdim=True).clamp_min(math.log(0.5))
+        q_over_p = torch.exp(e - e_max).sum(1) + 0.5 * torch.exp(-e_max[:, 0])
+        log_q_over_p = torch.where(
+            has_other, torch.log(q_over_p) + e_max[:, 0], torch.zeros_like(q_over_p)
+        )
+        # posterior from the same t_j (a GEMM-free denoiser)
+        logits = b["log_w"] + (Dt * (2 * sd) - b["D2"]) * (1 / (2 * v))
+        post = torch.softmax(logits, 1)
+        gap = b["Mk"] - post @ b["M"]
+        return gap.square().sum(1) * (sigma**2 / v) ** 2 * torch.exp(-log_q_over_p)
 
     def _component_posterior_mean(self, x: torch.Tensor, k: torch.Tensor, sigma: float):
         """m_k(x) = μ_k + Σ_k(Σ_k + σ²I)^{-1}(x − μ_k) for one given component per row."""
