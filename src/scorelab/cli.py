@@ -161,9 +161,17 @@ def bench(
                 elif log_cells:
                     print(f"done {row['cell_key']}", flush=True)
 
-            run_suite(
-                spec, store, workers=workers, executor=executor, address=address, on_row=on_row
-            )
+            try:
+                run_suite(
+                    spec, store, workers=workers, executor=executor, address=address, on_row=on_row
+                )
+            except KeyboardInterrupt:
+                kept = len(store.finished_keys())
+                console.print(
+                    f"[yellow]interrupted[/yellow]: {kept} finished cells are kept in {db}; "
+                    "rerun the same command to resume"
+                )
+                raise typer.Exit(130) from None
         _print_best(best_per_nfe(store, score_error))
         failed = store.failures()
         if failed:
