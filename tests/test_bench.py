@@ -77,6 +77,9 @@ def test_run_cell_is_reproducible_and_within_budget():
     assert peer["nfe"] == 9 and peer["is_peer"]
     d = run_cell(Cell("gaussian-16", "scorelab:ddpm", "las", 6, 0, 0.1, 300, 0.002, 80.0))
     assert d["exact_d"] > 0 and d["score_error"] == 0.1
+    for sched in ("info-las", "entropic", "sat-info"):  # every loss-curve schedule runs in a cell
+        row = run_cell(Cell("gaussian-16", "scorelab:ddpm", sched, 6, 0, 0.0, 200, 0.002, 80.0))
+        assert row["nfe"] <= 6 and row["exact_d"] > 0
 
 
 def test_store_skips_finished_cells_and_summarises(tmp_path, small_suite):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..compat.diffusers import DIFFUSERS_SCHEDULERS, DIFFUSERS_SIGMA_OPTIONS
 from ..samplers import SAMPLERS
-from ..schedules import ALIASES, SCHEDULES
+from ..schedules import ALIASES, LOSS_SCHEDULES, SCHEDULES
 from ..targets import PRESETS
 
 __all__ = ["KD_PEERS", "KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
@@ -182,8 +182,9 @@ def _expand(data: dict, source: str) -> list[Cell]:
         if s not in SAMPLERS:
             _fail(source, f"unknown sampler {s!r}; choose from {sorted(SAMPLERS)}")
         for sched in data.get("schedules", ["karras"]):
-            if sched != "las" and ALIASES.get(sched, sched) not in SCHEDULES:
-                _fail(source, f"unknown schedule {sched!r}")
+            if sched not in LOSS_SCHEDULES and ALIASES.get(sched, sched) not in SCHEDULES:
+                known = sorted(SCHEDULES) + sorted(LOSS_SCHEDULES)
+                _fail(source, f"unknown schedule {sched!r}; choose from {known}")
             methods.append((f"scorelab:{s}", sched))
     for sched in data.get("peer_schedules", []):
         if sched not in KD_SCHEDULES:

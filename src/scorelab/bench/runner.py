@@ -20,7 +20,7 @@ from .._smoke import smoke_scaled
 from ..metrics import atom_histogram_metrics, gaussian_fit_kl, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
 from ..samplers import SAMPLERS
-from ..schedules import get_schedule, las_schedule
+from ..schedules import LOSS_SCHEDULES, get_schedule
 from ..targets import Discrete, Gaussian, GaussianMixture, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
 from .config import KD_PEERS, Cell
@@ -54,8 +54,9 @@ def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
 
 
 def needs_curve(cell: Cell) -> bool:
-    """Whether the cell reads the target's Monte-Carlo mmse curve (LAS grid or exact D)."""
-    uses = cell.schedule == "las" or cell.method == "scorelab:ddpm"
+    """Whether the cell reads the target's Monte-Carlo mmse curve (a loss-curve grid or exact
+    D)."""
+    uses = cell.schedule in LOSS_SCHEDULES or cell.method == "scorelab:ddpm"
     return uses and not _target(cell.target).mmse_is_exact
 
 
@@ -94,9 +95,10 @@ def _scorelab_grid(cell: Cell, spec) -> tuple[torch.Tensor, int]:
     except ValueError:
         raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}") from None
     lo, hi = cell.sigma_min, cell.sigma_max
-    if cell.schedule == "las":
+    if cell.schedule in LOSS_SCHEDULES:  # built from the target's exact mmse (oracle curve)
         curve = _curve(cell.target, lo, hi)
-        return las_schedule(k, curve, lo, hi, num_candidates=800, final_zero=True), k + 1
+        build = LOSS_SCHEDULES[cell.schedule]
+        return build(k, curve, lo, hi, num_candidates=800, final_zero=True), k + 1
     return get_schedule(cell.schedule, k, lo, hi, final_zero=True), k + 1
 
 
