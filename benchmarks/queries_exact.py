@@ -1,0 +1,196 @@
+"""Queries to reach an accuracy, NFE*(ε), on exact targets with no Monte-Carlo floor.
+
+For every method (scorelab sampler × schedule, and k-diffusion's deterministic samplers on their
+own schedules) the exact output KL at σ_min is computed on a ladder of grid sizes, the NFE of each
+run is counted by a :class:`~scorelab.oracles.CountingOracle`, and NFE*(ε) is read off the ladder
+by :func:`scorelab.metrics.queries_to_reach`. Targets: centred Gaussians in d = 16 and d = 256
+(coefficient tracking) and two 1-D atom laws (density propagation / quadrature). Grids run
+σ_max = 80 → σ_min = 0.002 with no final denoise, for every method alike.
+
+Writes ``docs/bench-queries-exact.csv`` and, with ``--write-readme``, the README block
+QUERIES-EXACT: per target and ε, the best scorelab method, the best peer, and the ratio
+scorelab-best NFE* / best-peer NFE* (< 1: scorelab needs fewer queries).
+
+    python benchmarks/queries_exact.py [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _readme import machine, write_readme_block
+from scorelab.compat.k_diffusion import k_diffusion_sampler
+from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
+from scorelab.metrics import queries_to_reach
+from scorelab.oracles import CountingOracle
+from scorelab.samplers import SAMPLERS
+from scorelab.schedules import information_las_schedule, karras, log_snr_uniform
+from scorelab.targets import Discrete, Gaussian
+from scorelab.theory import InformationCurve
+
+LO, HI = 0.002, 80.0
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT / "docs" / "bench-queries-exact.csv"
+STEPS = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
+EPS = (0.1, 0.03, 0.01, 0.003)
+OURS = ("ddpm", "dpmpp_2m", "dpmpp_3m", "unipc", "heun", "accel_sde")
+OUR_SCHEDULES = ("karras", "log-snr", "info-las")
+#: k-diffusion's deterministic samplers (their noise bypasses scorelab's exact tracking, so the
+#: stochastic ones cannot be scored exactly) on its two standard grids
+PEERS = ("euler", "heun", "dpm_2", "lms", "dpmpp_2m")
+PEER_SCHEDULES = ("karras", "log-snr")
+
+
+def targets() -> dict:
+    return {
+        "gaussian-16": Gaussian(np.zeros(16), np.linspace(0.25, 2.0, 16)),
+        "gaussian-256": Gaussian(np.zeros(256), np.geomspace(0.01, 4.0, 256)),
+        "atoms4-unequal": Discrete(np.array([[-1.0], [0.2], [0.5], [1.5]]), [0.1, 0.4, 0.3, 0.2]),
+        "atoms5-clusters": Discrete(np.array([[-1.0], [-0.9], [1.0], [1.05], [1.1]])),
+    }
+
+
+def curve_of(target) -> InformationCurve:
+    sig = np.geomspace(HI, LO, 801)
+    values = target.mmse(sig) if isinstance(target, Gaussian) else mmse_1d(target, sig)
+    return InformationCurve.from_sigmas(sig, values)
+
+
+def grid(schedule: str, steps: int, curve: InformationCurve) -> torch.Tensor:
+    if schedule == "karras":
+        return karras(steps, LO, HI)
+    if schedule == "log-snr":
+        return log_snr_uniform(steps, LO, HI)
+    return information_las_schedule(steps, curve, LO, HI)
+
+
+def counted_nfe(fn, target, sigmas: torch.Tensor, **options) -> int:
+    oracle = CountingOracle(target)
+    fn(oracle, torch.zeros(1, target.dim, dtype=torch.float64), sigmas, **options)
+    return oracle.batch_calls
+
+
+def error(fn_or_name, target, sigmas, **options) -> float:
+    if isinstance(target, Gaussian):
+        return gaussian_output_kl(fn_or_name, target, sigmas, **options)
+    return exact_output_1d(fn_or_name, target, sigmas, **options).kl_continuous
+
+
+def methods():
+    for name in OURS:
+        opts = {"clip": None} if name == "accel_sde" else {}
+        for sched in OUR_SCHEDULES:
+            yield f"scorelab:{name}", sched, SAMPLERS[name], SAMPLERS[name].fn, opts
+    for name in PEERS:
+        fn = k_diffusion_sampler(name)
+        for sched in PEER_SCHEDULES:
+            yield f"k-diffusion:{name}", sched, fn, fn, {}
+
+
+def run() -> list[dict]:
+    rows = []
+    for tname, target in targets().items():
+        curve = curve_of(target)
+        for method, sched, handle, fn, opts in methods():
+            if tname.startswith("atoms") and method == "scorelab:accel_sde":
+                continue  # stochastic with memory: only Monte Carlo in 1-D, not floor-free
+            for steps in STEPS:
+                sig = grid(sched, steps, curve)
+                rows.append(
+                    dict(
+                        target=tname,
+                        method=method,
+                        schedule=sched,
+                        steps=steps,
+                        nfe=counted_nfe(fn, target, sig, **opts),
+                        kl=error(handle, target, sig, **opts),
+                    )
+                )
+        print(f"{tname} done", flush=True)
+    return rows
+
+
+def nfe_star(rows: list[dict]) -> dict:
+    """(target, method, schedule) -> {ε: NFE*}."""
+    out: dict = {}
+    keys = {(r["target"], r["method"], r["schedule"]) for r in rows}
+    for key in sorted(keys):
+        ladder = [r for r in rows if (r["target"], r["method"], r["schedule"]) == key]
+        nfe = [int(r["nfe"]) for r in ladder]
+        kl = [float(r["kl"]) for r in ladder]
+        out[key] = {eps: queries_to_reach(nfe, kl, eps) for eps in EPS}
+    return out
+
+
+def table(stars: dict) -> str:
+    lines = [
+        "| target | ε (nats) | best scorelab: NFE* | best peer: NFE* | scorelab / peer |",
+        "|---|---|---|---|---|",
+    ]
+    for tname in targets():
+        for eps in EPS:
+            mine = {k: v[eps] for k, v in stars.items() if k[0] == tname and "scorelab" in k[1]}
+            peer = {k: v[eps] for k, v in stars.items() if k[0] == tname and "k-diff" in k[1]}
+            km, kp = min(mine, key=mine.get), min(peer, key=peer.get)
+            vm, vp = mine[km], peer[kp]
+
+            def cell(k, v):
+                name = f"{k[1].split(':')[1]} / {k[2]}"
+                return (
+                    f"{name}: {v:.1f}"
+                    if np.isfinite(v)
+                    else f"none reaches ε (≤ {STEPS[-1]} steps)"
+                )
+
+            ratio = vm / vp if np.isfinite(vm) and np.isfinite(vp) else float("nan")
+            shown = f"**{ratio:.2f}**" if ratio < 0.95 else f"{ratio:.2f}"
+            if not np.isfinite(vp) and np.isfinite(vm):
+                shown = "peers never reach ε"
+            lines.append(f"| {tname} | {eps:g} | {cell(km, vm)} | {cell(kp, vp)} | {shown} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write-readme", action="store_true")
+    ap.add_argument(
+        "--from-csv",
+        metavar="RUN_FACTS",
+        default=None,
+        help="re-summarise the committed CSV instead of recomputing; RUN_FACTS (time, machine "
+        "of the run that wrote it) go in the README marker",
+    )
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    how = machine()
+    if args.from_csv is not None:
+        with CSV.open() as fh:
+            rows = list(csv.DictReader(fh))
+        facts = f"{args.from_csv}; re-summarised from {CSV.name}"
+    else:
+        t0 = time.perf_counter()
+        rows = run()
+        facts = f"{time.perf_counter() - t0:.0f} s on a {how}"
+        CSV.parent.mkdir(parents=True, exist_ok=True)
+        with CSV.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    text = table(nfe_star(rows))
+    print(text)
+    if args.write_readme:
+        write_readme_block(
+            "QUERIES-EXACT",
+            text,
+            f"python benchmarks/queries_exact.py --write-readme; {facts}",
+        )
+
+
+if __name__ == "__main__":
+    main()
