@@ -348,6 +348,8 @@ class GaussianMixture(Target):
         eig = self.component_eigvals()[None]
         return ((eig * s2 / (eig + s2)).sum(2) @ self.weights).reshape(sig.shape)
 
+    #: rows per block of the common-variance tilted estimator (its (rows, K) work arrays)
+    TILT_BLOCK_ROWS = 512
     #: largest K for which :meth:`mmse_estimate` uses the tilted importance sampler (K×K pairs)
     IMPORTANCE_MAX_COMPONENTS = 4096
 
@@ -397,14 +399,19 @@ class GaussianMixture(Target):
             if importance:
                 z = torch.randn((m, self.dim), generator=gen, dtype=f64)
                 u = torch.rand((m, 2), generator=gen, dtype=f64)
-                if self._common_var:
-                    fast = self._tilt_batch(k, z)
+                if self._common_var:  # row blocks: smaller work arrays
+                    fast = [
+                        (self._tilt_batch(k[r], z[r]), u[r])
+                        for r in torch.arange(m).split(self.TILT_BLOCK_ROWS)
+                    ]
             else:
                 x0 = self._sample_given(k, gen, f64, cpu)
                 z = torch.randn(x0.shape, generator=gen, dtype=f64)
             for i, s in enumerate(flat):
                 if fast is not None:
-                    err = self._confusion_tilted_common(fast, u, float(s))
+                    err = torch.cat(
+                        [self._confusion_tilted_common(b, ub, float(s)) for b, ub in fast]
+                    )
                 elif importance:
                     err = self._confusion_tilted(k, z, u, float(s))
                 else:
@@ -510,7 +517,7 @@ class GaussianMixture(Target):
         same t_j: with x = μ_k + √v ξ (v = s² + σ²), ‖x − μ_j‖² = D_kj² − 2√v D_kj t_j + const,
         so logit_j = log w_j − (D_kj² − 2√v D_kj t_j)/(2v) and no second GEMM is needed; the gap
         m_k(x) − m(x) = (σ²/v)(μ_k − Σ_j p_j μ_j). Same estimator, same random numbers."""
-        k, D, valid, rows = b["k"], b["D"], b["valid"], b["rows"]
+        k, D, rows = b["k"], b["D"], b["rows"]
         v = float(self.variances[0]) + sigma**2
         sd = math.sqrt(v)
         # tilt probabilities ρ_j ∝ w_j exp(−μ_kj²/2), μ_kj = D_kj/(2√v), summing to ½
@@ -537,9 +544,7 @@ class GaussianMixture(Target):
         t = cross.mul_((shift[:, None] / b["safe_D"].gather(1, c)) / b["safe_D"]).add_(b["t0"])
         # log q/p = log(½ + Σ_j ρ_j exp(μ_kj t_j − μ_kj²/2)) over the valid j
         Dt = D * t
-        e = (log_rho + Dt * (1 / (2 * sd)) - b["D2"] * (1 / (8 * v))).masked_fill_(
-            ~valid, -math.inf
-        )
+        e = log_rho + Dt * (1 / (2 * sd)) - b["D2"] * (1 / (8 * v))  # −inf where not valid
         e_max = e.amax(1, keepdim=True).clamp_min(math.log(0.5))
         q_over_p = torch.exp(e - e_max).sum(1) + 0.5 * torch.exp(-e_max[:, 0])
         log_q_over_p = torch.where(
