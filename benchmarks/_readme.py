@@ -28,3 +28,35 @@ def machine() -> str:
     average when the run started (call it before the work)."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{os.cpu_count()}-CPU {platform.machine()} machine, load {load:.1f} at start"
+
+
+def add_from_csv_option(parser) -> None:
+    """``--from-csv RUN_FACTS``: re-summarise a benchmark's committed CSV instead of rerunning."""
+    parser.add_argument(
+        "--from-csv",
+        metavar="RUN_FACTS",
+        default=None,
+        help="re-summarise the committed CSV instead of recomputing; RUN_FACTS (time, machine "
+        "of the run that wrote it) go in the README marker",
+    )
+
+
+def rows_from_run_or_csv(from_csv: str | None, path: Path, run) -> tuple[list[dict], str]:
+    """The rows and the run facts for the README marker: ``run()`` timed and written to the CSV
+    ``path``, or (with ``from_csv``) the rows read back from it."""
+    import csv
+    import time
+
+    if from_csv is not None:
+        with path.open() as fh:
+            return list(csv.DictReader(fh)), f"{from_csv}; re-summarised from {path.name}"
+    how = machine()
+    t0 = time.perf_counter()
+    rows = run()
+    facts = f"{time.perf_counter() - t0:.0f} s on a {how}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows, facts

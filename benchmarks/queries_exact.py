@@ -17,14 +17,12 @@ scorelab-best NFE* / best-peer NFE* (< 1: scorelab needs fewer queries).
 from __future__ import annotations
 
 import argparse
-import csv
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from _readme import machine, write_readme_block
+from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from scorelab.compat.k_diffusion import k_diffusion_sampler
 from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
 from scorelab.metrics import queries_to_reach
@@ -159,29 +157,10 @@ def table(stars: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true")
-    ap.add_argument(
-        "--from-csv",
-        metavar="RUN_FACTS",
-        default=None,
-        help="re-summarise the committed CSV instead of recomputing; RUN_FACTS (time, machine "
-        "of the run that wrote it) go in the README marker",
-    )
+    add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    how = machine()
-    if args.from_csv is not None:
-        with CSV.open() as fh:
-            rows = list(csv.DictReader(fh))
-        facts = f"{args.from_csv}; re-summarised from {CSV.name}"
-    else:
-        t0 = time.perf_counter()
-        rows = run()
-        facts = f"{time.perf_counter() - t0:.0f} s on a {how}"
-        CSV.parent.mkdir(parents=True, exist_ok=True)
-        with CSV.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, run)
     text = table(nfe_star(rows))
     print(text)
     if args.write_readme:

@@ -16,14 +16,12 @@ schedule of the row, the worst ratio, and the share of rows where it is best or 
 from __future__ import annotations
 
 import argparse
-import csv
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from _readme import machine, write_readme_block
+from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
 from scorelab.schedules import cosine, karras, las_schedule, log_snr_uniform
 from scorelab.schedules.information import (
@@ -161,36 +159,14 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def read_csv() -> list[dict]:
-    with CSV.open() as fh:
-        return list(csv.DictReader(fh))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--quick", action="store_true", help="K = 5, 10 and 2^16 MC samples")
-    ap.add_argument(
-        "--from-csv",
-        metavar="RUN_FACTS",
-        default=None,
-        help="re-summarise the committed CSV instead of recomputing; RUN_FACTS (time, machine "
-        "of the run that wrote it) go in the README marker",
-    )
+    add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    how = machine()
-    if args.from_csv is not None:
-        rows, facts = read_csv(), f"{args.from_csv}; re-summarised from {CSV.name}"
-    else:
-        t0 = time.perf_counter()
-        rows = run(args.quick)
-        facts = f"{time.perf_counter() - t0:.0f} s on a {how}"
-        CSV.parent.mkdir(parents=True, exist_ok=True)
-        with CSV.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick))
     table = summary(rows)
     print(table)
     if args.write_readme:

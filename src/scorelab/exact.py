@@ -119,17 +119,26 @@ class _NoiseBasis:
         return out
 
 
+class _ConstantNoise:
+    """A noise source returning ``value`` everywhere and counting its draws."""
+
+    def __init__(self, value: float) -> None:
+        self.value, self.draws = value, 0
+
+    def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
+        self.draws += 1
+        return torch.full_like(x, self.value)
+
+
+def _run_with(spec, denoiser, x: torch.Tensor, sigmas, noise: _ConstantNoise, options):
+    with noise_source(noise):
+        return spec.fn(denoiser, x, sigmas, **options)
+
+
 def _count_draws(spec: SamplerSpec, denoiser, sigmas: torch.Tensor, d: int, **options) -> int:
-    draws = 0
-
-    def count(x, generator=None):
-        nonlocal draws
-        draws += 1
-        return torch.zeros_like(x)
-
-    with noise_source(count):
-        spec.fn(denoiser, torch.zeros(1, d, dtype=torch.float64), sigmas, **options)
-    return draws
+    noise = _ConstantNoise(0.0)
+    _run_with(spec, denoiser, torch.zeros(1, d, dtype=torch.float64), sigmas, noise, options)
+    return noise.draws
 
 
 def _check_reproducible(spec, denoiser, sigmas: torch.Tensor, d: int, options) -> None:
@@ -277,19 +286,13 @@ def _step_coefficients(spec, denoiser, x: np.ndarray, s: float, t: float, option
     """f(x) and g of one sampler step σ = s → t read off the sampler (zero, then unit noise)."""
     grid = torch.tensor([s, t], dtype=torch.float64)
     xt = torch.as_tensor(x, dtype=torch.float64)[:, None]
-    with noise_source(lambda z, generator=None: torch.zeros_like(z)):
-        f = spec.fn(denoiser, xt, grid, **options)[:, 0].numpy()
-    draws = 0
-
-    def unit(z, generator=None):
-        nonlocal draws
-        draws += 1
-        return torch.ones_like(z)
-
-    with noise_source(unit):
-        fg = spec.fn(denoiser, xt, grid, **options)[:, 0].numpy()
-    if draws > 1:
-        raise ValueError(f"sampler draws {draws} noises per step; it is not a one-draw Markov step")
+    f = _run_with(spec, denoiser, xt, grid, _ConstantNoise(0.0), options)[:, 0].numpy()
+    unit = _ConstantNoise(1.0)
+    fg = _run_with(spec, denoiser, xt, grid, unit, options)[:, 0].numpy()
+    if unit.draws > 1:
+        raise ValueError(
+            f"sampler draws {unit.draws} noises per step; it is not a one-draw Markov step"
+        )
     g = fg - f
     return f, g
 

@@ -1,12 +1,14 @@
-"""Loss-curve schedules beyond the paper's LAS: the saturating-information schedule (ours) and
-entropic time (after Stancevic et al. 2025, arXiv 2504.13612). ``docs/design/schedules.md``.
+"""Loss-curve schedules beyond the paper's LAS: information-spread LAS (ours), the
+saturating-information schedule and entropic time (after Stancevic et al. 2025,
+arXiv 2504.13612). ``docs/design/schedules.md``.
 
 Units: SNR γ = 1/σ², information I(γ) = ½ ∫_{γ_0}^{γ} L(γ′) dγ′ in nats (I-MMSE: with L = mmse,
 I is the mutual information gained since γ_0). Candidates are M log-SNR-uniform levels.
 
 * **LAS** (the paper's) minimises Σ_k D_k, D_ab = ½(γ_b − γ_a) L(γ_a) − (I_b − I_a), the path
   KL of the frozen-x0 sampler.
-* **Saturating-information schedule** (``"sat-info"``, ours): the same DP with the edge cost
+* **Saturating-information schedule** (``"sat-info"``, proposed by an earlier internal study,
+  ``docs/design/schedules.md``): the same DP with the edge cost
 
       c(a, b) = U_a · (1 − exp(−D_ab / U_a)),   U_a = I(γ_min) − I(γ_a),
 
@@ -39,7 +41,7 @@ from .._validation import (
 )
 from ..loss_curve import LossCurve
 from ..theory import InformationCurve
-from .heuristic import append_zero, check_sigmas
+from .heuristic import _finish as _finish_grid
 
 __all__ = [
     "cumulative_information",
@@ -132,7 +134,8 @@ def saturating_schedule(
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """The saturating-information σ grid (ours): K steps from σ_max to σ_min minimising
+    """The saturating-information σ grid (the earlier study's cost, ``docs/design/schedules.md``):
+    K steps from σ_max to σ_min minimising
     Σ U_a(1 − exp(−D_ab/U_a)) over M log-SNR-uniform candidates (see the module docstring).
 
     Args:
@@ -201,7 +204,11 @@ def entropic_schedule(
 
 
 def _finish(sig: np.ndarray, final_zero: bool, dtype, device) -> torch.Tensor:
-    out = torch.as_tensor(np.ascontiguousarray(sig)).to(dtype=dtype, device=device)
-    if final_zero:
-        out = append_zero(out)
-    return check_sigmas(out)
+    return _finish_grid(
+        torch.as_tensor(np.ascontiguousarray(sig)),
+        float(sig[-1]),
+        float(sig[0]),
+        final_zero,
+        dtype,
+        device,
+    )

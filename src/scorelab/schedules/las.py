@@ -28,6 +28,7 @@ from ..loss_curve import LossCurve
 from ..targets import Target
 from ..theory import InformationCurve, mmse_curve
 from .heuristic import append_zero, check_sigmas
+from .information import path_dp
 
 __all__ = ["las_dp", "las_objective", "las_schedule", "oracle_las"]
 
@@ -69,22 +70,9 @@ def las_dp(gammas, loss_x0, steps: int) -> np.ndarray:
         raise ValueError("loss_x0 must be >= 0")
     if steps > M - 1:
         raise ValueError(f"steps={steps} needs at least {steps + 1} candidates, got {M}")
-    gt = torch.as_tensor(g)
-    lam = torch.log(gt)
-    cost = gt[:, None] * torch.expm1(lam[None, :] - lam[:, None]) * torch.as_tensor(L)[:, None]
-    cost = cost.masked_fill(~torch.ones(M, M, dtype=torch.bool).triu(1), float("inf"))
-    best = torch.full((M,), float("inf"), dtype=torch.float64)
-    best[0] = 0.0
-    back = torch.zeros((steps + 1, M), dtype=torch.long)
-    for k in range(1, steps + 1):
-        best, back[k] = (best[:, None] + cost).min(0)
-    path = [M - 1]
-    for k in range(steps, 0, -1):
-        path.append(int(back[k, path[-1]]))
-    idx = np.array(path[::-1])
-    if not np.isfinite(float(best[M - 1])):  # pragma: no cover - guarded by steps <= M-1
-        raise RuntimeError("no finite K-step path")
-    return idx
+    lam = np.log(g)
+    cost = g[:, None] * np.expm1(lam[None, :] - lam[:, None]) * L[:, None]
+    return path_dp(cost, steps)
 
 
 def las_schedule(
