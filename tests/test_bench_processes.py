@@ -52,7 +52,12 @@ def alive(pid: int) -> bool:
 def start_sweep(tmp_path) -> tuple[subprocess.Popen, list[int]]:
     script = tmp_path / "sweep.py"
     script.write_text(SWEEP)
-    proc = subprocess.Popen([sys.executable, str(script)])
+    # as from a terminal: SIGINT at its default (a test runner may have set it to ignored, and
+    # an ignored disposition is inherited across exec, so Python would never see Ctrl-C)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         kids = children(proc.pid) if proc.poll() is None else []
