@@ -39,7 +39,14 @@ from ..loss_curve import measure_loss_curve
 from ..metrics import atom_histogram_metrics
 from ..oracles import ErrorInjectedDenoiser
 from ..samplers import SAMPLERS
-from ..schedules import append_zero, get_schedule, las_objective, las_schedule
+from ..schedules import (
+    append_zero,
+    entropic_schedule,
+    get_schedule,
+    information_las_schedule,
+    las_objective,
+    las_schedule,
+)
 from ..targets import Discrete, get_target
 from ..theory import discretization_error, mmse_curve
 from ._text import summary_text_rows
@@ -47,6 +54,8 @@ from ._text import summary_text_rows
 __all__ = ["LasLearnedConfig", "error_profile", "run_las_learned", "summarize", "summary_rows"]
 
 HEURISTICS = ("karras", "log-snr", "cosine", "uniform-t")
+#: the grids built from a loss curve, each compared with the best heuristic
+LOSS_GRIDS = ("las-measured", "las-oracle", "info-las-measured", "entropic-measured")
 
 
 @dataclass
@@ -95,6 +104,9 @@ def _grids(k: int, cfg: LasLearnedConfig, measured, exact) -> dict[str, torch.Te
     grids = {
         "las-measured": las_schedule(k, measured, lo, hi),
         "las-oracle": las_schedule(k, exact, lo, hi),
+        # ours and entropic time, from the same measured curve (docs/design/schedules.md)
+        "info-las-measured": information_las_schedule(k, measured, lo, hi),
+        "entropic-measured": entropic_schedule(k, measured, lo, hi),
     }
     for name in HEURISTICS:
         grids[name] = get_schedule(name, k, lo, hi)
@@ -158,15 +170,16 @@ def run_las_learned(cfg: LasLearnedConfig, on_row=None) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Per (error, sampler): in how many K the measured-loss LAS beats every heuristic, its mean
-    TV ratio to the best heuristic, and the same for oracle LAS."""
+    """Per (error, sampler) and loss-curve grid (LAS from the measured and the exact curve, and
+    info-las / entropic time from the measured one): in how many K it beats every heuristic, and
+    its TV ratio to the best heuristic."""
     out: dict = {}
     keys = sorted({(r["error"], r["sampler"]) for r in rows})
     for error, sampler in keys:
         sel = [r for r in rows if r["error"] == error and r["sampler"] == sampler]
         res: dict = {}
         ks = sorted({r["steps"] for r in sel})
-        for las in ("las-measured", "las-oracle"):
+        for las in LOSS_GRIDS:
             wins, ratios = 0, []
             for k in ks:
                 at = {r["grid"]: r["tv"] for r in sel if r["steps"] == k}
