@@ -221,4 +221,6 @@ def test_cli_runs_an_experiment_into_duckdb(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "las-learned.png").exists()
     n = duckdb.connect(db).execute("select count(*) from experiment_las_learned").fetchone()[0]
-    assert n == 6  # six grids × one K × one sampler
+    from scorelab.experiments.las_learned import HEURISTICS, LOSS_GRIDS
+
+    assert n == len(LOSS_GRIDS) + len(HEURISTICS) == 8  # eight grids × one K × one sampler
