@@ -89,22 +89,34 @@ def cumulative_information(gammas: np.ndarray, loss: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], 0.5 * np.cumsum(pieces)])
 
 
-def _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates):
+def loss_at(loss, sigma: np.ndarray) -> np.ndarray:
+    """A loss curve (:class:`LossCurve`, :class:`InformationCurve` or callable σ ↦ L) at the
+    given σ's, checked finite and ≥ 0."""
+    if isinstance(loss, LossCurve):
+        loss = loss.to_information_curve()
+    if isinstance(loss, InformationCurve):
+        out = loss.at_sigma(sigma)
+    else:
+        out = np.asarray(loss(sigma), dtype=np.float64)
+    if out.shape != sigma.shape or not np.all(np.isfinite(out)) or np.any(out < 0):
+        raise ValueError("the loss curve must give finite values >= 0 at every candidate sigma")
+    return out
+
+
+def curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates):
+    """Candidate σ's (decreasing: M log-SNR-uniform levels, or the given ones), their SNRs and
+    the loss there: ``(sigmas, gammas, loss)``."""
     if candidates is None:
         lo, hi = check_sigma_range(sigma_min, sigma_max)
         M = check_positive_int("num_candidates", num_candidates, minimum=2)
         cand = np.geomspace(hi, lo, M)
     else:
         cand = np.unique(as_float64_array("candidates", candidates, ndim=1))[::-1]
-        if cand.size < 2 or np.any(cand <= 0):
-            raise ValueError("candidates must hold >= 2 sigmas > 0")
-    if isinstance(loss, LossCurve):
-        loss = loss.to_information_curve()
-    L = loss.at_sigma(cand) if isinstance(loss, InformationCurve) else np.asarray(loss(cand))
-    L = np.asarray(L, dtype=np.float64)
-    if L.shape != cand.shape or not np.all(np.isfinite(L)) or np.any(L < 0):
-        raise ValueError("the loss curve must give finite values >= 0 at every candidate sigma")
-    return cand, 1 / cand**2, L
+        if np.any(cand <= 0):
+            raise ValueError("candidate sigmas must be > 0")
+        if cand.size < 2:
+            raise ValueError("need at least 2 distinct candidate sigmas")
+    return cand, 1 / cand**2, loss_at(loss, cand)
 
 
 def saturating_costs(gammas, loss, *, sharpness: float = 1.0) -> np.ndarray:
@@ -145,7 +157,7 @@ def saturating_schedule(
         num_candidates, candidates: as for :func:`~scorelab.schedules.las_schedule`.
     """
     steps = check_positive_int("steps", steps)
-    cand, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
+    cand, g, L = curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
     idx = path_dp(saturating_costs(g, L, sharpness=sharpness), steps)
     return _finish(cand[idx], final_zero, dtype, device)
 
@@ -169,7 +181,7 @@ def information_las_schedule(
     ``benchmarks/schedules_exact.py`` (``docs/design/schedules.md``)."""
     steps = check_positive_int("steps", steps)
     mu = check_positive_scalar("spread", spread, allow_zero=True)
-    cand, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
+    cand, g, L = curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
     info = cumulative_information(g, L)
     gain = info[None, :] - info[:, None]
     D = np.maximum(0.5 * (g[None, :] - g[:, None]) * L[:, None] - gain, 0.0)
@@ -192,7 +204,7 @@ def entropic_schedule(
     curve linear in λ between ``num_candidates`` log-uniform levels; inverted by interpolation,
     levels kept strictly decreasing)."""
     steps = check_positive_int("steps", steps)
-    _, g, L = _curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, None)
+    _, g, L = curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, None)
     info = cumulative_information(g, L)
     if not info[-1] > 0:
         raise ValueError("the loss curve carries no information over this range (I = 0)")

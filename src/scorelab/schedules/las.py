@@ -22,13 +22,12 @@ import torch
 from .._validation import (
     as_float64_array,
     check_positive_int,
-    check_sigma_range,
 )
 from ..loss_curve import LossCurve
 from ..targets import Target
 from ..theory import InformationCurve, mmse_curve
 from .heuristic import append_zero, check_sigmas
-from .information import path_dp
+from .information import curve_on_candidates, loss_at, path_dp
 
 __all__ = ["las_dp", "las_objective", "las_schedule", "oracle_las"]
 
@@ -39,18 +38,8 @@ def las_objective(sigmas, loss_x0: Callable | LossCurve | InformationCurve) -> f
     if s[-1] == 0:
         s = s[:-1]
     g = 1 / s**2
-    L = _loss_at(loss_x0, s[:-1])
+    L = loss_at(loss_x0, s[:-1])
     return float((np.diff(g) * L).sum())
-
-
-def _loss_at(loss, sigma: np.ndarray) -> np.ndarray:
-    if isinstance(loss, InformationCurve):
-        out = loss.at_sigma(sigma)
-    else:
-        out = np.asarray(loss(sigma), dtype=np.float64)
-    if out.shape != sigma.shape or not np.all(np.isfinite(out)) or np.any(out < 0):
-        raise ValueError("the loss curve must give finite values >= 0 at every candidate sigma")
-    return out
 
 
 def las_dp(gammas, loss_x0, steps: int) -> np.ndarray:
@@ -98,18 +87,8 @@ def las_schedule(
             get a respacing subsequence); the extreme candidates are the endpoints.
     """
     steps = check_positive_int("steps", steps)
-    if candidates is None:
-        lo, hi = check_sigma_range(sigma_min, sigma_max)
-        M = check_positive_int("num_candidates", num_candidates, minimum=2)
-        cand = np.geomspace(hi, lo, M)
-    else:
-        cand = np.unique(as_float64_array("candidates", candidates, ndim=1))[::-1]
-        if np.any(cand <= 0):
-            raise ValueError("candidate sigmas must be > 0")
-    if isinstance(loss_x0, LossCurve):
-        loss_x0 = loss_x0.to_information_curve()
-    L = _loss_at(loss_x0, cand)
-    idx = las_dp(1 / cand**2, L, steps)
+    cand, g, L = curve_on_candidates(loss_x0, sigma_min, sigma_max, num_candidates, candidates)
+    idx = las_dp(g, L, steps)
     sig = torch.as_tensor(cand[idx].copy()).to(dtype=dtype, device=device)
     if final_zero:
         sig = append_zero(sig)
