@@ -355,10 +355,10 @@ def _continuous_kl_grid(law: _Law1D, x: np.ndarray, mass: np.ndarray, sigma: flo
     p = np.exp(lp)
     lq = np.log(np.maximum(mass / h, 1e-300))
     inside = float((p * (lp - lq)).sum() * h)
-    # true mass outside the grid has no output mass there: charge it at the floor density
-    lo, hi = law.cdf(np.array([x[0], x[-1]]), sigma)
-    outside = float(lo + (1 - hi))
-    return max(inside + outside * (math.log(max(outside, 1e-300)) + 690.0), 0.0)
+    # true mass outside the grid meets no output mass there: a binned term against the density
+    # floor 1e-300 (log = −690.8) used inside
+    outside = float(law.cdf(x[:1], sigma)[0] + law.sf(x[-1:], sigma)[0])
+    return max(inside + outside * (math.log(max(outside, 1e-300)) - math.log(1e-300)), 0.0)
 
 
 def _continuous_kl_sorted(
@@ -400,7 +400,9 @@ def _interval_mass(law: _Law1D, knots: np.ndarray, sigma: float) -> np.ndarray:
 
 def _exact_start(law: _Law1D, sigma0: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Quadrature for the exact law at σ_0: n points at the quantiles (i + ½)/n plus n/8 points
-    in each tail (quantiles Φ(z), z from −10 to −3), with their midpoint-rule masses."""
+    in each tail, log-uniform in probability from 1e-23 to 1/(2n), with midpoint-rule masses;
+    the lower half is inverted from the CDF, the upper half (its mirror) from the survival
+    function, so neither tail loses precision near probability 1."""
     tail = np.geomspace(1e-23, 0.5 / n, max(n // 8, 8))[:-1]
     u = np.concatenate([tail, (np.arange(n) + 0.5) / n])
     mass_lo = np.diff(np.concatenate([[0.0], 0.5 * (u[1:] + u[:-1]), [0.5 + 0.5 * u[-1]]]))
@@ -409,13 +411,11 @@ def _exact_start(law: _Law1D, sigma0: float, n: int) -> tuple[np.ndarray, np.nda
     grid = np.linspace(lo, hi, 1 << 16)
     cdf = law.cdf(grid, sigma0)
     sf = law.sf(grid, sigma0)
-    lower = u <= 0.5  # lower half from the CDF, upper half from the survival function
-    x = np.empty_like(u)
-    x[lower] = np.interp(np.log(u[lower]), np.log(np.maximum(cdf, 1e-300)), grid)
-    x_up = np.interp(np.log(u[lower][::-1]), np.log(np.maximum(sf[::-1], 1e-300)), grid[::-1])
-    # the upper half mirrors the lower: survival u ↔ point, masses in reverse order
-    pts = np.concatenate([x[lower], x_up])
-    mass = np.concatenate([mass_lo[lower], mass_lo[lower][::-1]])
+    u_lo, m_lo = u[u <= 0.5], mass_lo[u <= 0.5]
+    x_lo = np.interp(np.log(u_lo), np.log(np.maximum(cdf, 1e-300)), grid)
+    x_up = np.interp(np.log(u_lo[::-1]), np.log(np.maximum(sf[::-1], 1e-300)), grid[::-1])
+    pts = np.concatenate([x_lo, x_up])
+    mass = np.concatenate([m_lo, m_lo[::-1]])
     return pts, mass / mass.sum()
 
 
