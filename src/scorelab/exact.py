@@ -39,7 +39,7 @@ import torch
 from scipy.signal import fftconvolve
 from scipy.special import ndtr
 
-from ._validation import check_positive_int
+from ._validation import check_positive_int, check_sigmas
 from .samplers import SAMPLERS, SamplerSpec
 from .samplers._common import noise_source
 from .targets import Discrete, Gaussian, GaussianMixture
@@ -83,21 +83,14 @@ def _spec(sampler: str | SamplerSpec | Callable) -> SamplerSpec | _Plain:
 
 
 def _check_grid(sigmas, *, final_zero: bool = False) -> torch.Tensor:
-    s = torch.as_tensor(sigmas, dtype=torch.float64)
-    if s.ndim != 1 or s.numel() < 2:
-        raise ValueError("sigmas must be a 1-D grid with at least 2 levels")
-    if final_zero and float(s[-1]) == 0:
-        body = s[:-1]
-        if body.numel() >= 1 and bool(torch.isfinite(body).all()) and float(body[-1]) > 0:
-            if not bool((body[1:] >= body[:-1]).any()):
-                return s
-    if float(s[-1]) <= 0:
+    """The shared sampler-grid check (:func:`~scorelab._validation.check_sigmas`), plus: the
+    grid must end at σ_K > 0 unless a final denoise is allowed."""
+    s = check_sigmas(torch.as_tensor(sigmas, dtype=torch.float64))
+    if not final_zero and float(s[-1]) == 0:
         raise ValueError(
             "exact output laws need a grid ending at sigma_K > 0 (drop the final 0: a "
             "'denoise to 0' step has no density)"
         )
-    if not bool(torch.isfinite(s).all()) or bool((s[1:] >= s[:-1]).any()):
-        raise ValueError("sigmas must be finite and strictly decreasing")
     return s
 
 

@@ -499,7 +499,6 @@ class GaussianMixture(Target):
             D2=D * D,
             safe_D=safe_D,
             log_w=log_w,
-            valid=valid,
             rows=rows,
             G=G,
             t0=t0,
@@ -521,7 +520,8 @@ class GaussianMixture(Target):
         v = float(self.variances[0]) + sigma**2
         sd = math.sqrt(v)
         # tilt probabilities ρ_j ∝ w_j exp(−μ_kj²/2), μ_kj = D_kj/(2√v), summing to ½
-        a = b["log_w_valid"] - b["D2"] * (1 / (8 * v))
+        half_tilt_sq = b["D2"] * (1 / (8 * v))  # μ_kj²/2
+        a = b["log_w_valid"] - half_tilt_sq
         a = a - a.amax(1, keepdim=True).clamp_min(-1e300)
         rho = torch.exp(a)
         norm = rho.sum(1, keepdim=True).clamp_min(1e-300)
@@ -544,7 +544,7 @@ class GaussianMixture(Target):
         t = cross.mul_((shift[:, None] / b["safe_D"].gather(1, c)) / b["safe_D"]).add_(b["t0"])
         # log q/p = log(½ + Σ_j ρ_j exp(μ_kj t_j − μ_kj²/2)) over the valid j
         Dt = D * t
-        e = log_rho + Dt * (1 / (2 * sd)) - b["D2"] * (1 / (8 * v))  # −inf where not valid
+        e = log_rho + Dt * (1 / (2 * sd)) - half_tilt_sq  # −inf where not valid
         e_max = e.amax(1, keepdim=True).clamp_min(math.log(0.5))
         q_over_p = torch.exp(e - e_max).sum(1) + 0.5 * torch.exp(-e_max[:, 0])
         log_q_over_p = torch.where(
