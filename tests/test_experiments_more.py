@@ -23,7 +23,12 @@ from scorelab.experiments import (
     run_query_lower_bound,
 )
 from scorelab.experiments.acceleration import acceleration_target, nfe_to_reach
-from scorelab.experiments.query_lower_bound import radial_ks, scale_mixture
+from scorelab.experiments.query_lower_bound import (
+    HidingOracle,
+    exponent_table,
+    radial_ks,
+    scale_mixture,
+)
 from scorelab.metrics import isotropic_mixture_metrics
 from scorelab.targets import Discrete, GaussianMixture
 
@@ -168,6 +173,7 @@ def qlb_rows():
         samplers=("euler", "dpmpp_2m"),
         schedules=("log-snr",),
         peers=("sample_euler",),
+        oracles=(),
         samples=2000,
     )
     return run_query_lower_bound(cfg)
@@ -190,6 +196,68 @@ def test_finding_second_order_beats_sqrt_d_with_an_exact_oracle(qlb_rows):
     summary = query_lower_bound.summarize(qlb_rows)
     b2 = summary["dpmpp_2m"]["exponent b (queries ∝ d^b)"]
     assert b2 < summary["euler"]["exponent b (queries ∝ d^b)"] - 0.15
+
+
+@pytest.mark.parametrize("kind", ["erase", "oscillate"])
+def test_hiding_oracle_has_the_stated_l2_size_and_keeps_isotropy(kind):
+    target = scale_mixture(16)
+    oracle = HidingOracle(target, 0.3, kind)
+    gen = torch.Generator().manual_seed(0)
+    for sigma in (0.3, 2.0):
+        _, x = target.sample_noised(20_000, sigma, gen, dtype=torch.float64)
+        e = (oracle(x, sigma) - target(x, sigma)) / sigma  # the noise-prediction error
+        size = float(e.square().sum(1).mean().sqrt())
+        assert size == pytest.approx(0.3 * abs(oracle.amplitude(np.array([sigma]))[0]), rel=0.03)
+    # radial: commutes with a rotation, and with ε = 0 it is the exact denoiser
+    q, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=torch.float64))
+    x = torch.randn(64, 16, generator=gen, dtype=torch.float64)
+    assert torch.allclose(oracle(x @ q.T, 0.7), oracle(x, 0.7) @ q.T, atol=1e-12)
+    assert torch.equal(HidingOracle(target, 0.0, kind)(x, 0.7), target(x, 0.7))
+    with pytest.raises(ValueError, match="hiding kind"):
+        HidingOracle(target, 0.1, "smooth")
+    with pytest.raises(ValueError, match="epsilon"):
+        HidingOracle(target, float("nan"))
+
+
+@pytest.fixture(scope="module")
+def qlb_inexact_rows():
+    cfg = QueryLowerBoundConfig(
+        dims=(16, 64),
+        samplers=("euler", "dpmpp_2m"),
+        schedules=("log-snr",),
+        peers=(),
+        oracles=(("oscillate", 0.5), ("erase", 0.5)),
+        samples=2000,
+    )
+    return run_query_lower_bound(cfg)
+
+
+def test_finding_second_order_keeps_its_advantage_under_the_oscillating_oracle(qlb_inexact_rows):
+    """Documented finding: an ε = d^{-1/2} error flipping sign on the 1/√d scale in log σ does
+    not slow DPM-Solver++(2M) down to first-order counts (it sees the error only at its own few
+    levels, where it acts like any other O(ε) error)."""
+    q = {
+        (r["sampler"], r["dim"]): r["queries"]
+        for r in qlb_inexact_rows
+        if r["kind"] == "fewest" and r["oracle"] == "oscillate ε=d^-0.5"
+    }
+    for d in (16, 64):
+        assert q[("dpmpp_2m", d)] is not None and q[("euler", d)] is not None
+        assert q[("dpmpp_2m", d)] < 0.6 * q[("euler", d)]
+
+
+def test_finding_erasing_at_d_to_minus_half_defeats_first_order(qlb_inexact_rows):
+    """The erasing error at ε = d^{-1/2} is a bias no number of Euler steps removes."""
+    euler = [
+        r
+        for r in qlb_inexact_rows
+        if r["kind"] == "fewest" and r["oracle"] == "erase ε=d^-0.5" and r["sampler"] == "euler"
+    ]
+    assert len(euler) == 2 and all(r["steps"] is None for r in euler)
+    table = exponent_table(qlb_inexact_rows)
+    assert "| euler |" in table and "missed d=16,64" in table
+    summary = query_lower_bound.summarize(qlb_inexact_rows)
+    assert summary["euler | erase ε=d^-0.5"]["criterion missed at d"] == "16 64"
 
 
 def test_k_diffusion_peer_matches_scorelab_euler(qlb_rows):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import acceleration, dimension_free, las_learned, query_lower_bound
+from . import acceleration, dimension_free, gmm_entropy, las_learned, query_lower_bound
 from .acceleration import AccelerationConfig, run_acceleration
 from .dimension_free import DimensionFreeConfig, run_dimension_free, summarize, summary_rows
 from .figures import (
@@ -51,6 +51,20 @@ EXPERIMENTS: dict[str, Experiment] = {
         "steps to a fixed error scale with the entropy H, not the dimension d (2601.21943)",
         dimension_free.steps_table,
     ),
+    "gmm-entropy": Experiment(
+        "gmm-entropy",
+        gmm_entropy.GmmEntropyConfig,
+        gmm_entropy.run_gmm_entropy,
+        gmm_entropy.summarize,
+        gmm_entropy.summary_rows,
+        gmm_entropy.gmm_entropy_figure,
+        lambda r: (
+            f"{r['sweep']} {r['covariance']} H={r['entropy']:.2f} n={r['components']} "
+            f"d={r['dim']} M2={r['second_moment']:.3g} K*={r['steps_latent']}"
+        ),
+        "for Gaussian mixtures the steps grow linearly in the latent entropy H and only "
+        "logarithmically in the second moment, not with d (2605.07969)",
+    ),
     "acceleration": Experiment(
         "acceleration",
         AccelerationConfig,
@@ -69,8 +83,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         query_lower_bound.summarize,
         query_lower_bound.summary_rows,
         query_lower_bound_figure,
-        lambda r: f"d={r.get('dim')} {r['sampler']} {r.get('schedule', '')}",
+        lambda r: (
+            f"d={r.get('dim')} {r['sampler']} {r.get('schedule', '')} "
+            f"{r.get('oracle', '')} K={r.get('steps')}"
+        ),
         "score queries and distinct noise levels grow like √d (2604.10857)",
+        query_lower_bound.exponent_table,
     ),
     "las-learned": Experiment(
         "las-learned",

@@ -134,22 +134,28 @@ def acceleration_figure(rows: list[dict], path: str | Path) -> Path:
 
 
 def query_lower_bound_figure(rows: list[dict], path: str | Path) -> Path:
-    """Fewest score queries (best schedule) against d per sampler, with a √d reference line."""
+    """Fewest score queries (best schedule) against d per sampler, with a √d reference line:
+    one panel per oracle (exact first, then the ε-accurate hiding oracles)."""
     plt = _pyplot()
-    best = {key: r["queries"] for key, r in fewest_per_dim(rows).items()}
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for sampler in dict.fromkeys(s for s, _ in best):
-        pts = sorted((d, q) for (s, d), q in best.items() if s == sampler)
-        d, q = np.array(pts).T
-        ax.plot(d, q, "--s" if sampler.startswith("sample_") else "-o", ms=4, label=sampler)
-    if best:
-        dims = np.array(sorted({d for _, d in best}), dtype=float)
-        ref = min(best.values()) * np.sqrt(dims / dims[0])
-        ax.plot(dims, ref, "k:", lw=1.5, label="∝ √d")
-    ax.set(xscale="log", yscale="log", xlabel="dimension d", ylabel="fewest score queries")
-    _log_ticks(ax, [d for _, d in best])
-    ax.set_title("scale mixture: queries to reach radial KS ≤ target", fontsize=9)
-    ax.legend(fontsize=6)
+    oracles = list(
+        dict.fromkeys(r.get("oracle", "exact") for r in rows if r["kind"] == "fewest")
+    ) or ["exact"]
+    fig, axes = plt.subplots(1, len(oracles), figsize=(4.6 * len(oracles), 4), squeeze=False)
+    for ax, oracle in zip(axes[0], oracles, strict=True):
+        best = {key: r["queries"] for key, r in fewest_per_dim(rows, oracle).items()}
+        for sampler in dict.fromkeys(s for s, _ in best):
+            pts = sorted((d, q) for (s, d), q in best.items() if s == sampler)
+            d, q = np.array(pts).T
+            ax.plot(d, q, "--s" if sampler.startswith("sample_") else "-o", ms=4, label=sampler)
+        if best:
+            dims = np.array(sorted({d for _, d in best}), dtype=float)
+            ref = min(best.values()) * np.sqrt(dims / dims[0])
+            ax.plot(dims, ref, "k:", lw=1.5, label="∝ √d")
+            _log_ticks(ax, [d for _, d in best])
+        ax.set(xscale="log", yscale="log", xlabel="dimension d", ylabel="fewest score queries")
+        ax.set_title(f"oracle: {oracle}", fontsize=9)
+        ax.legend(fontsize=6)
+    fig.suptitle("scale mixture: queries to reach radial KS ≤ target", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
