@@ -86,13 +86,16 @@ class QueryLowerBoundConfig:
     oracles: tuple[tuple[str, float], ...] = (("oscillate", 0.5), ("erase", 0.5), ("erase", 1.0))
     #: the samplers run with the inexact oracles (None: all of ``samplers``)
     oracle_samplers: tuple[str, ...] | None = ("ddpm", "euler", "heun", "dpmpp_2m", "dpmpp_3m")
+    #: the inexact oracles run on these schedules and up to this d (time)
+    oracle_schedules: tuple[str, ...] = ("log-snr",)
+    oracle_max_dim: int = 1024
     components: int = 4
     separation: float = 2.0
     ks_target: float = 0.1
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     max_steps: int = 2048
-    samples: int = 4000
+    samples: int = 2000
     seed: int = 0
 
     @classmethod
@@ -298,8 +301,10 @@ def run_query_lower_bound(cfg: QueryLowerBoundConfig, on_row=None) -> list[dict]
                 chosen = [
                     n for n in names if cfg.oracle_samplers is None or n in cfg.oracle_samplers
                 ]
+                if dim > cfg.oracle_max_dim:
+                    continue
             for name in chosen:
-                for schedule in cfg.schedules:
+                for schedule in cfg.schedules if kind == "exact" else cfg.oracle_schedules:
                     key = (oracle_name, name, schedule)
                     guess = 2
                     if key in previous:
