@@ -81,3 +81,22 @@ def test_results_go_to_duckdb(small_run, tmp_path):
     con = duckdb.connect(str(tmp_path / "r.duckdb"))
     n = con.execute("select count(*) from experiment_dimension_free").fetchone()[0]
     assert n == len(rows)
+
+
+def test_every_experiment_module_registers_itself_once():
+    """Adding an experiment is one module: the package finds and registers it."""
+    import importlib
+    import pkgutil
+
+    import scorelab.experiments as ex
+    from scorelab.experiments import EXPERIMENTS, register
+
+    modules = [
+        m.name
+        for m in pkgutil.iter_modules(ex.__path__)
+        if not m.name.startswith("_") and m.name not in ("figures", "store")
+    ]
+    found = {importlib.import_module(f"scorelab.experiments.{m}").EXPERIMENT.name for m in modules}
+    assert found == set(EXPERIMENTS) and len(modules) == len(EXPERIMENTS) >= 5
+    with pytest.raises(ValueError, match="registered twice"):
+        register(EXPERIMENTS["gmm-entropy"])
