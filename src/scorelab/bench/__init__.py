@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from ..methods import get_method
 from .config import Cell, Suite, load_suite, peer_library_available
 from .runner import CURVE_CACHE_ENV, prepare_curves, run_cell, run_cells
 from .store import ResultStore
@@ -99,7 +100,7 @@ def best_per_nfe(store: ResultStore, score_error: float = 0.0) -> list[dict]:
             (target, nfe), {"target": target, "nfe": nfe, "metric": metric, "floor": floor}
         )
         side = "peer" if is_peer else "scorelab"
-        label = method.split(":", 1)[1] if side == "scorelab" else method
+        label = get_method(method).name if side == "scorelab" else method
         entry[side] = f"{label} / {schedule}"
         entry[f"{side}_error"] = error
     out = []

@@ -22,25 +22,16 @@ from importlib import resources
 from itertools import product
 from pathlib import Path
 
-from ..compat.diffusers import DIFFUSERS_SCHEDULERS, DIFFUSERS_SIGMA_OPTIONS
+from ..compat.diffusers import DIFFUSERS_SIGMA_OPTIONS
+from ..methods import KD_SCHEDULES, METHODS, get_method
 from ..samplers import SAMPLERS
 from ..schedules import ALIASES, LOSS_SCHEDULES, SCHEDULES
 from ..targets import PRESETS
 
 __all__ = ["KD_PEERS", "KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
 
-#: k-diffusion samplers usable as peers: name -> NFE for K steps ending at σ = 0
-KD_PEERS = {
-    "euler": lambda k: k,
-    "euler_ancestral": lambda k: k,
-    "heun": lambda k: 2 * k - 1,
-    "dpm_2": lambda k: 2 * k - 1,
-    "lms": lambda k: k,
-    "dpmpp_2m": lambda k: k,
-    "dpmpp_2m_sde": lambda k: k,
-    "dpmpp_3m_sde": lambda k: k,
-}
-KD_SCHEDULES = ("karras", "exponential", "polyexponential", "vp")
+#: k-diffusion peers: name -> NFE for K steps ending at σ = 0 (from the method registry)
+KD_PEERS = {m.name: m.nfe for m in METHODS.values() if m.library == "k-diffusion"}
 _KEYS = {
     "name",
     "diffusers_schedules",
@@ -78,7 +69,7 @@ class Cell:
 
     @property
     def is_peer(self) -> bool:
-        return not self.method.startswith("scorelab:")
+        return get_method(self.method).is_peer
 
 
 @dataclass(frozen=True)
@@ -104,8 +95,8 @@ class Suite:
 
 
 def peer_library_available(method: str) -> bool:
-    """Whether the library of a peer method (``lib:NAME``) can be imported here."""
-    lib = method.split(":", 1)[0]
+    """Whether the library of a method (``lib:NAME``) can be imported here."""
+    lib = get_method(method).library
     if lib == "k-diffusion":
         from ..compat.k_diffusion import KDiffusionUnavailable, load_sampling
 
@@ -196,16 +187,14 @@ def _expand(data: dict, source: str) -> list[Cell]:
                 f"unknown diffusers schedule {sched!r}; choose from "
                 f"{sorted(DIFFUSERS_SIGMA_OPTIONS)}",
             )
-    supported = [f"k-diffusion:{n}" for n in KD_PEERS] + [
-        f"diffusers:{n}" for n in DIFFUSERS_SCHEDULERS
-    ]
+    supported = [k for k, m in METHODS.items() if m.is_peer]
     for peer in data.get("peers", []):
-        lib, _, name = peer.partition(":")
         if peer not in supported:
             _fail(source, f"unknown peer {peer!r}; supported: {', '.join(supported)}")
-        if lib == "k-diffusion":
+        method = METHODS[peer]
+        if method.library == "k-diffusion":
             scheds = data.get("peer_schedules", ["karras"])
-        elif name in ("DDIM", "DDPM"):  # no σ options: they run their default spacing only
+        elif method.schedules == ("default",):  # no σ options: their default spacing only
             scheds = ["default"]
         else:
             scheds = data.get("diffusers_schedules", ["default"])

@@ -17,13 +17,13 @@ import torch
 
 from .. import __version__
 from .._smoke import smoke_scaled
+from ..methods import get_method
 from ..metrics import atom_histogram_metrics, gaussian_fit_kl, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
-from ..samplers import SAMPLERS
-from ..schedules import LOSS_SCHEDULES, get_schedule
+from ..schedules import LOSS_SCHEDULES
 from ..targets import Discrete, Gaussian, GaussianMixture, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
-from .config import KD_PEERS, Cell
+from .config import Cell
 
 __all__ = ["run_cell", "run_cells", "versions"]
 
@@ -86,41 +86,6 @@ def versions() -> dict:
     return out
 
 
-def _scorelab_grid(cell: Cell, spec) -> tuple[torch.Tensor, int]:
-    """The σ grid with the most steps whose declared NFE fits the budget: k schedule intervals
-    from σ_max to σ_min plus the final step to 0 (k + 1 sampler steps). Returns (grid, steps)."""
-
-    try:
-        k = spec.max_schedule_steps(cell.nfe_budget)
-    except ValueError:
-        raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}") from None
-    lo, hi = cell.sigma_min, cell.sigma_max
-    if cell.schedule in LOSS_SCHEDULES:  # built from the target's exact mmse (oracle curve)
-        curve = _curve(cell.target, lo, hi)
-        build = LOSS_SCHEDULES[cell.schedule]
-        return build(k, curve, lo, hi, num_candidates=800, final_zero=True), k + 1
-    return get_schedule(cell.schedule, k, lo, hi, final_zero=True), k + 1
-
-
-def _peer_grid(cell: Cell, kd) -> tuple[torch.Tensor, int]:
-    name = cell.method.split(":", 1)[1]
-    k = next(
-        (k for k in range(cell.nfe_budget, 0, -1) if KD_PEERS[name](k) <= cell.nfe_budget), None
-    )
-    if k is None:
-        raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}")
-    lo, hi = cell.sigma_min, cell.sigma_max
-    if cell.schedule == "karras":
-        s = kd.get_sigmas_karras(k, lo, hi)
-    elif cell.schedule == "exponential":
-        s = kd.get_sigmas_exponential(k, lo, hi)
-    elif cell.schedule == "polyexponential":
-        s = kd.get_sigmas_polyexponential(k, lo, hi)
-    else:
-        s = kd.get_sigmas_vp(k)
-    return s.to(torch.float32), k
-
-
 def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, float, float]:
     seed = cell.seed
     ref = _reference(cell.target, out.shape[0], seed)
@@ -147,46 +112,13 @@ def run_cell(cell: Cell) -> dict:
             target, cell.score_error, kind="bias", space="denoiser", seed=cell.seed
         )
     oracle = CountingOracle(denoiser)
-    if cell.method.startswith("diffusers:"):
-        from ..compat.diffusers import diffusers_nfe, sample_with_diffusers
-
-        name = cell.method.split(":", 1)[1]
-        steps = next(
-            (k for k in range(cell.nfe_budget, 0, -1) if diffusers_nfe(name, k) <= cell.nfe_budget),
-            None,
-        )
-        if steps is None:
-            raise ValueError(f"{cell.method} cannot run within NFE {cell.nfe_budget}")
-        gen = torch.Generator().manual_seed(cell.seed)
-        start = time.perf_counter()
-        out = sample_with_diffusers(
-            name, cell.schedule, oracle, (cell.samples, *target.event_shape), steps, generator=gen
-        )
-        return _row(cell, target, oracle, out, steps, time.perf_counter() - start, None)
-    if cell.is_peer:
-        from ..compat.k_diffusion import k_diffusion_sampler, load_sampling
-
-        sigmas, steps = _peer_grid(cell, load_sampling())
-        fn = k_diffusion_sampler(cell.method.split(":", 1)[1])
-
-        def run(x, gen):
-            torch.manual_seed(cell.seed)  # k-diffusion draws noise from the global generator
-            return fn(oracle, x, sigmas)
-    else:
-        spec = SAMPLERS[cell.method.split(":", 1)[1]]
-        sigmas, steps = _scorelab_grid(cell, spec)
-        sigmas = sigmas.to(torch.float32)
-
-        def run(x, gen):
-            return spec(oracle, x, sigmas, generator=gen)
-
-    gen = torch.Generator().manual_seed(cell.seed)
-    x = torch.randn(cell.samples, *target.event_shape, generator=gen) * sigmas[0]
+    method = get_method(cell.method)
+    lo, hi = cell.sigma_min, cell.sigma_max
+    plan = method.plan(cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi))
     start = time.perf_counter()
-    with torch.no_grad():
-        out = run(x, gen)
+    out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
-    exact_d = None
+    steps, sigmas, exact_d = plan.steps, plan.sigmas, None
     if cell.method == "scorelab:ddpm":
         curve = (
             target

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._common import SampleStreams, noise_source
+from ._common import SampleStreams, largest_steps_within, noise_source
 from .accel_sde import accel_sde_nfe, sample_accel_sde
 from .accelerated import (
     sample_li_accelerated_ode,
@@ -80,17 +80,16 @@ class SamplerSpec:
     def __call__(self, denoiser, x, sigmas, **kwargs) -> torch.Tensor:
         return self.fn(denoiser, x, sigmas, **kwargs)
 
+    def schedule_nfe(self, k: int) -> int:
+        """Declared NFE of a k-step schedule σ_0 > … > σ_k followed by the final step to 0
+        (k + 1 sampler steps). The NFE formulas depend only on the grid's length and zeros, so a
+        stand-in grid of that shape is costed."""
+        shape = torch.cat([torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64), torch.zeros(1)])
+        return self.nfe(shape)
+
     def max_schedule_steps(self, nfe_budget: int) -> int:
-        """The largest k such that a k-step schedule σ_0 > … > σ_k followed by the final step to
-        0 (k + 1 sampler steps) costs at most ``nfe_budget`` declared NFE. The NFE formulas depend
-        only on the grid's length and zeros, so a stand-in grid of that shape is costed."""
-        for k in range(nfe_budget, 0, -1):
-            shape = torch.cat(
-                [torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64), torch.zeros(1)]
-            )
-            if self.nfe(shape) <= nfe_budget:
-                return k
-        raise ValueError(f"no schedule fits an NFE budget of {nfe_budget} with this sampler")
+        """The largest k whose :meth:`schedule_nfe` is at most ``nfe_budget``."""
+        return largest_steps_within(self.schedule_nfe, nfe_budget, "this sampler")
 
 
 SAMPLERS: dict[str, SamplerSpec] = {
@@ -209,6 +208,7 @@ __all__ = [
     "SampleStreams",
     "SamplerSpec",
     "get_sampler",
+    "largest_steps_within",
     "noise_source",
     "sample_accel_sde",
     "sample_ddim",

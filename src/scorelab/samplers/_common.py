@@ -164,3 +164,12 @@ def report(callback: Callback | None, i: int, x, sigma, sigma_next, denoised, **
                 **extra,
             }
         )
+
+
+def largest_steps_within(cost: Callable[[int], int], nfe_budget: int, what: str) -> int:
+    """The largest k ≥ 1 with ``cost(k) ≤ nfe_budget`` (costs grow with k); ValueError naming
+    ``what`` when even k = 1 does not fit. The one "largest grid within a budget" search."""
+    for k in range(nfe_budget, 0, -1):
+        if cost(k) <= nfe_budget:
+            return k
+    raise ValueError(f"no schedule fits an NFE budget of {nfe_budget} with {what}")
