@@ -30,7 +30,9 @@ maps an isotropic law to an isotropic law, so the radius carries the whole law a
 is a lower bound on the TV between output and target.
 
 Measured, for each oracle, d, sampler and schedule: the fewest steps K meeting the criterion
-(a bracket from the previous d's answer scaled by √d, then bisection),
+(a bracket from the previous d's answer scaled by √d, then bisection; with an inexact oracle
+the search stops at 8× the exact oracle's K, and a K is accepted only if 2K meets the criterion
+too — otherwise the criterion counts as missed),
 the score queries per sample and the distinct noise levels actually queried (counted by a
 :class:`~scorelab.oracles.CountingOracle`), and the same for k-diffusion's samplers as the peers.
 Fit: log(min queries) = a + b log d per sampler and oracle, b against the √d claim (b = ½).
@@ -74,7 +76,17 @@ PEERS = ("sample_euler", "sample_heun", "sample_dpmpp_2m")
 
 @dataclass
 class QueryLowerBoundConfig:
-    dims: tuple[int, ...] = (16, 64, 256, 1024, 4096)
+    dims: tuple[int, ...] = (16, 64, 256, 1024)
+    #: dimensions run only for ``large_dim_samplers``, exact oracle, log-SNR grid (time: a
+    #: first-order sampler needs ~10⁴ steps of 2000 × 4096 per search there)
+    large_dims: tuple[int, ...] = (4096,)
+    large_dim_samplers: tuple[str, ...] = (
+        "euler",
+        "dpmpp_2m",
+        "li_ode",
+        "dpmpp_3m",
+        "sample_dpmpp_2m",
+    )
     samplers: tuple[str, ...] = (
         "ddpm",
         "euler",
@@ -91,6 +103,9 @@ class QueryLowerBoundConfig:
     oracles: tuple[tuple[str, float], ...] = (("oscillate", 0.5), ("erase", 0.5), ("erase", 1.0))
     #: the samplers run with the inexact oracles (None: all of ``samplers``)
     oracle_samplers: tuple[str, ...] | None = ("ddpm", "euler", "heun", "dpmpp_2m", "dpmpp_3m")
+    #: an inexact oracle's search stops at this multiple of the exact oracle's steps (same
+    #: sampler, schedule and d): a bias that many more steps do not remove counts as a miss
+    oracle_step_factor: int = 8
     #: the inexact oracles run on these schedules and up to this d (time)
     oracle_schedules: tuple[str, ...] = ("log-snr",)
     oracle_max_dim: int = 1024
@@ -108,6 +123,7 @@ class QueryLowerBoundConfig:
         """CI-sized: d ∈ {16, 64, 256}, four samplers, one schedule, one peer."""
         return cls(
             dims=(16, 64, 256),
+            large_dims=(),
             samplers=("ddpm", "euler", "dpmpp_2m", "dpmpp_3m"),
             schedules=("log-snr",),
             peers=("sample_euler",),
@@ -245,10 +261,14 @@ def _measure(target, denoiser, name: str, schedule: str, k: int, cfg) -> tuple[f
     return radial_ks(out, target), round(oracle.nfe_per_sample), oracle.num_distinct_sigmas
 
 
-def _fewest_steps(target, name: str, schedule: str, cfg, denoiser=None, guess: int = 2):
+def _fewest_steps(
+    target, name: str, schedule: str, cfg, denoiser=None, guess: int = 2, limit: int | None = None
+):
     """Fewest K meeting the criterion: a doubling bracket started at ``guess`` (e.g. the
-    previous d's answer scaled by √(d/d_prev)), then bisection; None if ``max_steps`` misses."""
+    previous d's answer scaled by √(d/d_prev)), then bisection; None if ``limit`` (default
+    ``cfg.max_steps``) misses."""
     denoiser = target if denoiser is None else denoiser
+    max_steps = cfg.max_steps if limit is None else min(limit, cfg.max_steps)
     cache: dict[int, tuple[float, int, int]] = {}
 
     def at(k: int) -> tuple[float, int, int]:
@@ -256,11 +276,11 @@ def _fewest_steps(target, name: str, schedule: str, cfg, denoiser=None, guess: i
             cache[k] = _measure(target, denoiser, name, schedule, k, cfg)
         return cache[k]
 
-    hi = min(max(int(guess), 2), cfg.max_steps)
+    hi = min(max(int(guess), 2), max_steps)
     while at(hi)[0] > cfg.ks_target:
-        if hi >= cfg.max_steps:
+        if hi >= max_steps:
             return None
-        hi = min(2 * hi, cfg.max_steps)
+        hi = min(2 * hi, max_steps)
     lo = max(hi // 2, 1)
     while lo > 1 and at(lo)[0] <= cfg.ks_target:  # the guess was high: walk down
         hi, lo = lo, max(lo // 2, 1)
@@ -291,16 +311,22 @@ def run_query_lower_bound(cfg: QueryLowerBoundConfig, on_row=None) -> list[dict]
             rows.append({"kind": "missing-peer", "sampler": ", ".join(cfg.peers), "note": str(err)})
     oracles = [("exact", 0.0), *cfg.oracles]
     previous: dict[tuple, tuple[int, int]] = {}  # (oracle, sampler, schedule) -> (d, steps)
-    for dim in cfg.dims:
+    for dim in (*cfg.dims, *cfg.large_dims):
+        large = dim in cfg.large_dims and dim not in cfg.dims
         target = scale_mixture(dim, cfg.components, cfg.separation)
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         floor = radial_ks(target.sample(cfg.samples, gen), target)
         rows.append({"kind": "floor", "dim": dim, "sampler": "exact samples", "ks": floor})
+        exact: dict[tuple[str, str], int | None] = {}  # this d's exact-oracle steps
         for kind, c in oracles:
             oracle_name = oracle_label(kind, c)
             if kind == "exact":
                 denoiser, chosen, eps = target, names, 0.0
+                if large:
+                    chosen = [n for n in names if n in cfg.large_dim_samplers]
             else:
+                if large:
+                    continue
                 eps = dim**-c
                 denoiser = HidingOracle(target, eps, kind)
                 chosen = [
@@ -309,13 +335,22 @@ def run_query_lower_bound(cfg: QueryLowerBoundConfig, on_row=None) -> list[dict]
                 if dim > cfg.oracle_max_dim:
                     continue
             for name in chosen:
-                for schedule in cfg.schedules if kind == "exact" else cfg.oracle_schedules:
+                schedules = cfg.schedules if kind == "exact" else cfg.oracle_schedules
+                if large:  # the schedule every sampler did best on at smaller d
+                    schedules = [s for s in schedules if s == "log-snr"] or schedules[:1]
+                for schedule in schedules:
                     key = (oracle_name, name, schedule)
                     guess = 2
                     if key in previous:
                         d0, k0 = previous[key]
                         guess = round(k0 * math.sqrt(dim / d0))
-                    found = _fewest_steps(target, name, schedule, cfg, denoiser, guess)
+                    limit = None
+                    if kind != "exact":
+                        exact_steps = exact.get((name, schedule))
+                        limit = cfg.oracle_step_factor * exact_steps if exact_steps else None
+                    found = _fewest_steps(target, name, schedule, cfg, denoiser, guess, limit)
+                    if kind == "exact":
+                        exact[(name, schedule)] = found["steps"] if found else None
                     if found and kind != "exact":
                         # an inexact oracle can meet the criterion by a lucky cancellation of
                         # its bias against the discretization error: accept K only if 2K
