@@ -241,3 +241,62 @@ def test_run_suite_prepares_each_curve_once_beside_the_results(tmp_path, monkeyp
         assert run_suite(load_suite(str(path)), store) == 4
         assert not store.failures()
     assert len(list((tmp_path / ".scorelab-cache").glob("mmse-*.npz"))) == 1
+
+
+def test_store_migrates_an_old_file_and_refuses_a_newer_one(tmp_path):
+    import duckdb
+
+    from scorelab.bench.store import COLUMNS, SCHEMA_VERSION
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))  # a results file from before the schema was versioned
+    con.execute(
+        "CREATE TABLE results (cell_key VARCHAR PRIMARY KEY, target VARCHAR, method VARCHAR, "
+        "error DOUBLE)"
+    )
+    con.execute("INSERT INTO results VALUES ('k0', 'atoms64-r8', 'scorelab:ddpm', 0.5)")
+    con.close()
+    with ResultStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        (row,) = store.dataframe_rows()
+        assert set(row) == set(COLUMNS) and row["error"] == 0.5 and row["sw2"] is None
+        store.insert({"cell_key": "k1", "target": "t", "method": "m", "error": 1.0, "sw2": 2.0})
+        assert store.finished_keys() == {"k0", "k1"}
+    con = duckdb.connect(str(path))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(ValueError, match="newer scorelab"):
+        ResultStore(path)
+
+
+def test_metric_registry_picks_the_most_specific_metric():
+    from scorelab.metrics import METRICS, headline_metric
+    from scorelab.targets import Discrete, Gaussian, GaussianMixture, get_target
+
+    assert headline_metric(get_target("atoms64-r8")).name == "atom_tv"  # a Discrete is a mixture
+    assert headline_metric(Gaussian(np.zeros(3), np.ones(3))).name == "fit_kl"
+    mix = GaussianMixture([0.5, 0.5], np.eye(2), 0.1)
+    assert headline_metric(mix).name == "sw2"
+    assert next(iter(METRICS)) == "atom_tv" and issubclass(Discrete, GaussianMixture)
+    with pytest.raises(TypeError, match="no metric"):
+        headline_metric(object())
+
+
+def test_method_registry_counts_like_the_samplers_and_libraries():
+    from scorelab.compat.diffusers import diffusers_nfe
+    from scorelab.methods import METHODS, get_method
+    from scorelab.samplers import SAMPLERS
+
+    for name, spec in SAMPLERS.items():
+        m = get_method(f"scorelab:{name}")
+        assert not m.is_peer and m.steps_within(12) == spec.max_schedule_steps(12)
+    assert get_method("k-diffusion:heun").steps_within(10) == 5  # 2k − 1 ≤ 10
+    heun = get_method("diffusers:Heun")
+    assert heun.is_peer and heun.nfe(7) == diffusers_nfe("Heun", 7) == 13
+    assert {m.library for m in METHODS.values()} == {"scorelab", "k-diffusion", "diffusers"}
+    plan = get_method("scorelab:ddpm").plan(10, "karras", 0.002, 80.0)
+    assert plan.steps == plan.k + 1 == len(plan.sigmas) - 1 and float(plan.sigmas[-1]) == 0
+    with pytest.raises(ValueError, match="unknown method 'scorelab:warp'"):
+        get_method("scorelab:warp")
+    with pytest.raises(ValueError, match="cannot run within NFE 0"):
+        get_method("k-diffusion:heun").plan(0, "karras", 0.002, 80.0)

@@ -170,6 +170,7 @@ def test_finding_ddpm_scales_better_than_the_worst_case_in_d(acc_summary):
 def qlb_rows():
     cfg = QueryLowerBoundConfig(
         dims=(16, 64, 256),
+        large_dims=(),
         samplers=("euler", "dpmpp_2m"),
         schedules=("log-snr",),
         peers=("sample_euler",),
@@ -223,6 +224,7 @@ def test_hiding_oracle_has_the_stated_l2_size_and_keeps_isotropy(kind):
 def qlb_inexact_rows():
     cfg = QueryLowerBoundConfig(
         dims=(16, 64),
+        large_dims=(),
         samplers=("euler", "dpmpp_2m"),
         schedules=("log-snr",),
         peers=(),

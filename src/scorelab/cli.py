@@ -40,7 +40,7 @@ def demo(
     ),
 ) -> None:
     """Sample two exact targets with a few built-in samplers and print a metric table."""
-    from .metrics import atom_histogram_metrics, gaussian_fit_kl
+    from .metrics import headline_metric
     from .oracles import CountingOracle
     from .samplers import SAMPLERS
     from .schedules import karras, log_snr_uniform
@@ -84,12 +84,9 @@ def demo(
                     start = time.perf_counter()
                     out = sampler(oracle, x, sigmas, generator=gen)
                     elapsed = time.perf_counter() - start
-                    if isinstance(target, Discrete):
-                        m = atom_histogram_metrics(out, target)
-                        metric, value, floor = "atom TV", m.tv, m.tv_floor
-                    else:
-                        metric = "fit KL"
-                        value, floor = gaussian_fit_kl(out, target)
+                    headline = headline_metric(target)
+                    metric = headline.label
+                    value, floor = headline.compute(out, target, None, seed)
                     table.add_row(
                         tname,
                         sname,

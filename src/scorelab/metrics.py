@@ -12,12 +12,15 @@ from ._validation import check_float_tensor
 from .targets import Discrete, Gaussian, GaussianMixture
 
 __all__ = [
+    "METRICS",
     "AtomHistogramMetrics",
+    "Metric",
     "MixtureMetrics",
     "atom_histogram_metrics",
     "energy_distance",
     "gaussian_fit_kl",
     "gaussian_kl",
+    "headline_metric",
     "isotropic_mixture_metrics",
     "mixture_metrics",
     "mmd_rbf",
@@ -332,3 +335,60 @@ def queries_to_reach(nfe, errors, eps: float) -> float:
         return float(n[i])
     t = (math.log(eps) - math.log(e[i - 1])) / (math.log(e[i]) - math.log(e[i - 1]))
     return float(math.exp(math.log(n[i - 1]) + t * (math.log(n[i]) - math.log(n[i - 1]))))
+
+
+# --- the headline-metric registry --------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """A headline sample metric of a kind of target.
+
+    Args:
+        name: the value stored in the ``metric`` column (``atom_tv``, ``fit_kl``, ``sw2``).
+        label: the human label (tables).
+        applies_to: the target class it scores (the first registered match wins, so
+            subclasses come first: :class:`Discrete` before :class:`GaussianMixture`).
+        compute: ``compute(samples, target, references, seed) -> (value, floor)``;
+            ``references(i)`` returns the i-th independent set of exact samples of the same
+            size, ``floor`` is the value exact samples would get (the finite-sample floor).
+    """
+
+    name: str
+    label: str
+    applies_to: type
+    compute: object
+
+
+def _atom_tv(samples, target, references, seed):
+    m = atom_histogram_metrics(samples, target)
+    return m.tv, m.tv_floor
+
+
+def _fit_kl(samples, target, references, seed):
+    return gaussian_fit_kl(samples, target)
+
+
+def _sw2(samples, target, references, seed):
+    ref = references(0)
+    value = sliced_wasserstein2(samples, ref, num_projections=128, seed=seed)
+    return value, sliced_wasserstein2(ref, references(1), num_projections=128, seed=seed)
+
+
+#: name -> headline metric, most specific target class first
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(name="atom_tv", label="atom TV", applies_to=Discrete, compute=_atom_tv),
+        Metric(name="fit_kl", label="fit KL", applies_to=Gaussian, compute=_fit_kl),
+        Metric(name="sw2", label="sliced W2", applies_to=GaussianMixture, compute=_sw2),
+    )
+}
+
+
+def headline_metric(target) -> Metric:
+    """The registered metric of ``target``'s kind (TypeError if none applies)."""
+    for metric in METRICS.values():
+        if isinstance(target, metric.applies_to):
+            return metric
+    raise TypeError(f"no metric for {type(target).__name__}")

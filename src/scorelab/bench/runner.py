@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from functools import cache
 
 import torch
@@ -18,12 +19,13 @@ import torch
 from .. import __version__
 from .._smoke import smoke_scaled
 from ..methods import get_method
-from ..metrics import atom_histogram_metrics, gaussian_fit_kl, sliced_wasserstein2
+from ..metrics import headline_metric, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
 from ..schedules import LOSS_SCHEDULES
-from ..targets import Discrete, Gaussian, GaussianMixture, Target, get_target
+from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
 from .config import Cell
+from .store import ResultRow
 
 __all__ = ["run_cell", "run_cells", "versions"]
 
@@ -87,19 +89,18 @@ def versions() -> dict:
 
 
 def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, float, float]:
-    seed = cell.seed
-    ref = _reference(cell.target, out.shape[0], seed)
-    sw2 = sliced_wasserstein2(out, ref, num_projections=128, seed=seed)
-    if isinstance(target, Discrete):
-        m = atom_histogram_metrics(out, target)
-        return "atom_tv", m.tv, m.tv_floor, sw2
-    if isinstance(target, Gaussian):
-        kl, floor = gaussian_fit_kl(out, target)
-        return "fit_kl", kl, floor, sw2
-    if isinstance(target, GaussianMixture):
-        ref2 = _reference(cell.target, out.shape[0], seed + 10_000)  # generator 20 000 + seed
-        return "sw2", sw2, sliced_wasserstein2(ref, ref2, num_projections=128, seed=seed), sw2
-    raise TypeError(f"no metric for {type(target).__name__}")
+    """(headline metric name, its value, its floor, sliced W₂ to exact samples)."""
+    seed, n = cell.seed, out.shape[0]
+
+    def references(i: int) -> torch.Tensor:  # generator 10 000·(i+1) + seed
+        return _reference(cell.target, n, seed + 10_000 * i)
+
+    metric = headline_metric(target)
+    value, floor = metric.compute(out, target, references, seed)
+    if metric.name == "sw2":
+        return metric.name, value, floor, value
+    sw2 = sliced_wasserstein2(out, references(0), num_projections=128, seed=seed)
+    return metric.name, value, floor, sw2
 
 
 def run_cell(cell: Cell) -> dict:
@@ -141,28 +142,29 @@ def _row(
     if not torch.isfinite(out).all():
         raise FloatingPointError(f"{cell.method} produced non-finite samples on {cell.target}")
     metric, error, floor, sw2 = _metric(cell, target, out)
-    return {
-        "cell_key": cell.key(),
-        "target": cell.target,
-        "method": cell.method,
-        "is_peer": cell.is_peer,
-        "schedule": cell.schedule,
-        "nfe_budget": cell.nfe_budget,
-        "steps": steps,
-        "seed": cell.seed,
-        "score_error": cell.score_error,
-        "samples": cell.samples,
-        "nfe": oracle.nfe_per_sample,
-        "distinct_levels": oracle.num_distinct_sigmas,
-        "metric": metric,
-        "error": error,
-        "floor": floor,
-        "sw2": sw2,
-        "exact_d": exact_d,
-        "wall_time": wall,
-        "config": {k: v for k, v in cell.__dict__.items()},
-        "versions": versions(),
-    }
+    row = ResultRow(
+        cell_key=cell.key(),
+        target=cell.target,
+        method=cell.method,
+        is_peer=cell.is_peer,
+        schedule=cell.schedule,
+        nfe_budget=cell.nfe_budget,
+        steps=steps,
+        seed=cell.seed,
+        score_error=cell.score_error,
+        samples=cell.samples,
+        nfe=oracle.nfe_per_sample,
+        distinct_levels=oracle.num_distinct_sigmas,
+        metric=metric,
+        error=error,
+        floor=floor,
+        sw2=sw2,
+        exact_d=exact_d,
+        wall_time=wall,
+        config=dict(cell.__dict__),
+        versions=versions(),
+    )
+    return asdict(row)
 
 
 def _die_with_parent() -> None:

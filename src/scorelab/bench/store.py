@@ -7,37 +7,59 @@ most the cells that were running; a rerun skips every cell whose key is already 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import duckdb
 
-__all__ = ["COLUMNS", "ResultStore"]
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "ResultRow", "ResultStore"]
 
-#: column name -> DuckDB type
+#: version of the ``results`` schema, stored in the file's ``meta`` table. 1: files written
+#: before the version was recorded (their missing columns are added on open); 2: this layout.
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One finished cell: the single source of the ``results`` columns (:data:`COLUMNS`)."""
+
+    cell_key: str
+    target: str
+    method: str
+    is_peer: bool
+    schedule: str
+    nfe_budget: int
+    steps: int
+    seed: int
+    score_error: float
+    samples: int
+    nfe: float
+    distinct_levels: int
+    metric: str
+    error: float
+    floor: float
+    sw2: float
+    exact_d: float | None
+    wall_time: float
+    config: dict
+    versions: dict
+    suite: str | None = None
+
+
+_SQL_TYPES = {"str": "VARCHAR", "bool": "BOOLEAN", "int": "INTEGER", "float": "DOUBLE"}
+
+
+def _sql_type(annotation: str) -> str:
+    base = str(annotation).replace(" | None", "")
+    return _SQL_TYPES.get(base, "VARCHAR")  # dicts are stored as JSON text
+
+
+#: column name -> DuckDB type, derived from :class:`ResultRow` (plus the insertion time)
 COLUMNS = {
-    "cell_key": "VARCHAR PRIMARY KEY",
-    "suite": "VARCHAR",
-    "target": "VARCHAR",
-    "method": "VARCHAR",
-    "is_peer": "BOOLEAN",
-    "schedule": "VARCHAR",
-    "nfe_budget": "INTEGER",
-    "steps": "INTEGER",
-    "seed": "INTEGER",
-    "score_error": "DOUBLE",
-    "samples": "INTEGER",
-    "nfe": "DOUBLE",
-    "distinct_levels": "INTEGER",
-    "metric": "VARCHAR",
-    "error": "DOUBLE",
-    "floor": "DOUBLE",
-    "sw2": "DOUBLE",
-    "exact_d": "DOUBLE",
-    "wall_time": "DOUBLE",
-    "config": "VARCHAR",
-    "versions": "VARCHAR",
-    "created_at": "TIMESTAMP DEFAULT current_timestamp",
+    f.name: _sql_type(f.type) + (" PRIMARY KEY" if f.name == "cell_key" else "")
+    for f in fields(ResultRow)
 }
+COLUMNS["created_at"] = "TIMESTAMP DEFAULT current_timestamp"
 
 
 class ResultStore:
@@ -58,13 +80,53 @@ class ResultStore:
             raise ValueError(
                 f"{self.path} is not a readable DuckDB results file ({first})"
             ) from None
-        cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+        self._migrate()
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS failures (cell_key VARCHAR PRIMARY KEY, suite VARCHAR, "
             "target VARCHAR, method VARCHAR, config VARCHAR, message VARCHAR, "
             "created_at TIMESTAMP DEFAULT current_timestamp)"
         )
+
+    def _migrate(self) -> None:
+        """Create the tables, or bring an older file to :data:`SCHEMA_VERSION` (columns it
+        lacks are added, empty); a file from a newer scorelab is refused with a clear error."""
+        con = self.con
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        version = int(found[0]) if found else (1 if "results" in tables else SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.path} was written by a newer scorelab (results schema {version} > "
+                f"{SCHEMA_VERSION}); upgrade scorelab or use another --db file"
+            )
+        if "results" not in tables:
+            cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
+            con.execute(f"CREATE TABLE results ({cols})")
+        else:
+            have = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'results'"
+                ).fetchall()
+            }
+            for name, kind in COLUMNS.items():
+                if name not in have:
+                    kind = kind.replace(" PRIMARY KEY", "")
+                    con.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+
+    @property
+    def schema_version(self) -> int:
+        (value,) = self.con.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(value)
 
     def finished_keys(self, *, include_failed: bool = True) -> set[str]:
         """Keys of the stored cells; failed cells count as finished unless
