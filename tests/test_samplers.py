@@ -228,6 +228,38 @@ def test_callback_sees_every_step():
     assert all(math.isfinite(float(d["sigma"])) for d in seen)
 
 
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_extra_args_reach_the_model_and_callbacks_carry_k_diffusion_keys(name):
+    """k-diffusion's convention both ways: ``extra_args`` are passed to every model call and
+    each callback dict has its keys x, i, sigma, sigma_hat, denoised."""
+    calls, seen = [], []
+
+    def model(x, sigma, *, cond):
+        calls.append(cond)
+        return TARGET(x, sigma)
+
+    sigmas = karras(4, 0.01, 10.0, final_zero=True)
+    x = torch.randn(3, 3, dtype=torch.float64) * sigmas[0]
+    gen = torch.Generator().manual_seed(0)
+    out = SAMPLERS[name](
+        model, x, sigmas, generator=gen, callback=seen.append, extra_args={"cond": "c"}
+    )
+    ref = SAMPLERS[name](TARGET, x, sigmas, generator=torch.Generator().manual_seed(0))
+    assert calls and set(calls) == {"c"} and torch.allclose(out, ref)
+    assert seen and all({"x", "i", "sigma", "sigma_hat", "denoised"} <= set(d) for d in seen)
+    with pytest.raises(TypeError, match="extra_args must be a dict"):
+        SAMPLERS[name](TARGET, x, sigmas, extra_args=[1])
+
+
+def test_heun_churn_reports_sigma_hat_above_sigma():
+    seen = []
+    sigmas = karras(6, 0.01, 10.0, final_zero=True)
+    x = torch.randn(3, 3, dtype=torch.float64) * sigmas[0]
+    gen = torch.Generator().manual_seed(0)
+    sample_heun(TARGET, x, sigmas, s_churn=2.0, generator=gen, callback=seen.append)
+    assert all(float(d["sigma_hat"]) > float(d["sigma"]) for d in seen)
+
+
 def test_li_ode_is_finite_in_float32_on_fine_grids():
     """Regression: on a 1024-step grid consecutive ᾱ agree to < 1e-7 at large σ, and the direct
     form of the correction coefficient divided 0 by 0 in float32 (found by the acceleration

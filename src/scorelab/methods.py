@@ -189,11 +189,13 @@ def _kd_sample(name: str):
 
 
 def _kd_sampler(name: str):
-    def sampler(denoiser, x, sigmas, *, generator=None, callback=None) -> torch.Tensor:
+    def sampler(
+        denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+    ) -> torch.Tensor:
         from .compat.k_diffusion import k_diffusion_sampler
 
         return k_diffusion_sampler(name)(
-            denoiser, x, sigmas, generator=generator, callback=callback
+            denoiser, x, sigmas, generator=generator, callback=callback, extra_args=extra_args
         )
 
     return sampler

@@ -69,17 +69,20 @@ def load_sampling() -> types.ModuleType:
 
 def k_diffusion_sampler(name: str) -> Callable[..., torch.Tensor]:
     """k-diffusion's ``sample_NAME`` (``name`` with or without the prefix) in scorelab's calling
-    convention ``sampler(denoiser, x, sigmas, *, generator=None, callback=None)``, progress bar
-    off. k-diffusion draws its noise from torch's global generator: when ``generator`` is given,
-    the global generator is seeded from it first, so seeded runs reproduce."""
+    convention ``sampler(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None)``,
+    progress bar off. k-diffusion draws its noise from torch's global generator: when
+    ``generator`` is given, the global generator is seeded from it first, so seeded runs
+    reproduce."""
     attr = name if name.startswith("sample_") else f"sample_{name}"
     fn = getattr(load_sampling(), attr, None)
     if fn is None:
         raise ValueError(f"k-diffusion has no sampler {attr!r}")
 
-    def sampler(denoiser, x, sigmas, *, generator=None, callback=None) -> torch.Tensor:
+    def sampler(
+        denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+    ) -> torch.Tensor:
         if generator is not None:
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        return fn(denoiser, x, sigmas, callback=callback, disable=True)
+        return fn(denoiser, x, sigmas, extra_args=extra_args, callback=callback, disable=True)
 
     return sampler

@@ -1,5 +1,6 @@
 """Samplers in k-diffusion's calling convention:
-``sampler(denoiser, x, sigmas, *, generator=None, callback=None, **options) -> x``.
+``sampler(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None, **options)
+-> x``.
 
 :data:`SAMPLERS` maps names to :class:`SamplerSpec`, which also *declares* each sampler's cost:
 the number of denoiser calls (NFE, one call evaluates the whole batch) and of distinct noise

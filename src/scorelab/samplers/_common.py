@@ -22,8 +22,11 @@ Callback = Callable[[dict], None]
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
-def prepare(denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator):
+def prepare(denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator, extra_args=None):
     """Validate the sampler inputs; returns ``(guarded denoiser, x, sigmas)``.
+
+    * ``extra_args`` (k-diffusion's convention): keyword arguments passed to every denoiser
+      call, ``denoiser(x, σ, **extra_args)`` (e.g. a conditioning tensor); a dict or None.
 
     * ``x`` must be a finite float32/float64 tensor with a batch dimension. Half precision is
       rejected: σ² and the posterior weights underflow there (σ = 0.002 gives σ² = 4e-6, below
@@ -48,6 +51,14 @@ def prepare(denoiser, x: torch.Tensor, sigmas: torch.Tensor, generator):
         sigmas = sigmas.to(dtype=x.dtype, device=x.device)
     check_sigmas(sigmas, like=x)
     check_generator(generator)
+    if extra_args:
+        if not isinstance(extra_args, dict):
+            raise TypeError(f"extra_args must be a dict, got {type(extra_args).__name__}")
+        model, kwargs = denoiser, dict(extra_args)
+
+        def denoiser(x, sigma):
+            return model(x, sigma, **kwargs)
+
     return guard_outputs(denoiser), x, sigmas
 
 
@@ -159,6 +170,7 @@ def report(callback: Callback | None, i: int, x, sigma, sigma_next, denoised, **
                 "x": x,
                 "i": i,
                 "sigma": sigma,
+                "sigma_hat": sigma,  # k-diffusion's key: the level actually queried (no churn)
                 "sigma_next": sigma_next,
                 "denoised": denoised,
                 **extra,

@@ -94,6 +94,7 @@ def sample_accel_sde(
     stats: dict | None = None,
     generator=None,
     callback=None,
+    extra_args=None,
 ):
     """scorelab's accelerated stochastic sampler (see the module docstring for the equations).
 
@@ -124,7 +125,7 @@ def sample_accel_sde(
         raise ValueError(f"burn_in must be an int >= 0, got {burn_in!r}")
     if weights not in ("half", "exact"):
         raise ValueError(f"weights must be 'half' or 'exact', got {weights!r}")
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     sig = sigmas.tolist()
     denoised = None  # x̂0 at the current state's level (reused from the previous query)
     previous: tuple[torch.Tensor, float] | None = None  # (x̂0, h) of the previous level

@@ -40,10 +40,12 @@ __all__ = [
 
 
 @torch.no_grad()
-def sample_li_accelerated_ode(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_li_accelerated_ode(
+    denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+):
     """Accelerated deterministic sampler of Li et al. 2024 (arXiv 2403.03852), see module doc.
     The first step (no previous ε̂) is plain DDIM. NFE = K."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     prev_eps = None
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i], sigmas[i + 1]
@@ -72,11 +74,13 @@ def _li_correction(s_prev: float, s: float, s_next: float) -> float:
 
 
 @torch.no_grad()
-def sample_li_accelerated_sde(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_li_accelerated_sde(
+    denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+):
     """Accelerated stochastic sampler of Li et al. 2024 (arXiv 2403.03852), see module doc; the
     score at Y⁺ is queried at the step's own noise level σ_t, as in the paper. A step to σ = 0
     returns D(x, σ). NFE = K."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         if t == 0:
@@ -98,7 +102,9 @@ def sample_li_accelerated_sde(denoiser, x, sigmas, *, generator=None, callback=N
 
 
 @torch.no_grad()
-def sample_randomized_midpoint(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_randomized_midpoint(
+    denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+):
     """Randomized-midpoint probability-flow ODE sampler: the predictor of Gupta, Cai & Chen,
     "Faster Diffusion Sampling with Randomized Midpoints" (arXiv 2406.00924), after Shen & Lee's
     randomized midpoint method (NeurIPS 2019), written in σ-space. Their underdamped-Langevin
@@ -115,7 +121,7 @@ def sample_randomized_midpoint(denoiser, x, sigmas, *, generator=None, callback=
     which returns D(x_s, s)); distinct levels = 2K minus the final-zero step's midpoint.
     The per-chain error is the randomized method's: O(h²) bias plus an O(h^{3/2}) zero-mean
     fluctuation, so a single chain's law error has order 1.5 in the step size."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))

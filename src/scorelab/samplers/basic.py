@@ -1,8 +1,8 @@
 """First-order samplers in σ-space (x_σ = x0 + σ z), k-diffusion calling convention.
 
-``sampler(denoiser, x, sigmas, *, generator=None, callback=None, **options) -> x`` where ``x`` is
-the initial noise already scaled by ``sigmas[0]``. Unless stated otherwise a step to σ = 0 returns
-the denoiser output (the usual final "denoise" step).
+``sampler(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None, **options)
+-> x`` where ``x`` is the initial noise already scaled by ``sigmas[0]``. Unless stated otherwise a
+step to σ = 0 returns the denoiser output (the usual final "denoise" step).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ __all__ = [
 
 
 @torch.no_grad()
-def sample_euler(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_euler(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """Euler on the probability-flow ODE dx/dσ = (x − D(x, σ))/σ (Karras et al. 2022, Alg. 1
     without the correction). Order 1. NFE = K."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     for i in range(len(sigmas) - 1):
         denoised = denoiser(x, batch_sigma(x, sigmas[i]))
         report(callback, i, x, sigmas[i], sigmas[i + 1], denoised)
@@ -59,20 +59,21 @@ def sample_heun(
     s_noise: float = 1.0,
     generator=None,
     callback=None,
+    extra_args=None,
 ):
     """Heun's 2nd-order method on the PF-ODE (Karras et al. 2022, Alg. 1), with the optional
     stochastic churn of Alg. 2 (``s_churn`` > 0). NFE = 2K − 1 if the last σ is 0 (an Euler step
     there), else 2K."""
     if s_churn < 0 or s_noise < 0:
         raise ValueError(f"s_churn and s_noise must be >= 0, got {s_churn}, {s_noise}")
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     n = len(sigmas) - 1
     for i in range(n):
         s, s_next = sigmas[i], sigmas[i + 1]
         if s_churn > 0:
             x, s = _churn(x, s, n, s_churn, s_tmin, s_tmax, s_noise, generator)
         denoised = denoiser(x, batch_sigma(x, s))
-        report(callback, i, x, s, s_next, denoised)
+        report(callback, i, x, sigmas[i], s_next, denoised, sigma_hat=s)
         d = to_d(x, s, denoised)
         x_euler = x + d * (s_next - s)
         if s_next == 0:
@@ -83,10 +84,10 @@ def sample_heun(
     return x
 
 
-def _denoise_then_update(denoiser, x, sigmas, generator, callback, update):
+def _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args=None):
     """Loop shared by the one-query-per-step samplers: query D at σ_i, report, then
     ``x = update(x, denoised, σ_i, σ_{i+1})``; a step to σ = 0 returns D."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     for i in range(len(sigmas) - 1):
         s, t = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))
@@ -96,7 +97,9 @@ def _denoise_then_update(denoiser, x, sigmas, generator, callback, update):
 
 
 @torch.no_grad()
-def sample_ddim(denoiser, x, sigmas, *, eta: float = 0.0, generator=None, callback=None):
+def sample_ddim(
+    denoiser, x, sigmas, *, eta: float = 0.0, generator=None, callback=None, extra_args=None
+):
     """DDIM (Song et al. 2021, eq. 12) in σ-space with stochasticity η ∈ [0, 1]:
 
     x_t = x̂0 + sqrt(σ_t² − c²)·ε̂ + c·ξ,  ε̂ = (x_s − x̂0)/σ_s,  c = η σ_t sqrt(1 − σ_t²/σ_s²).
@@ -112,11 +115,11 @@ def sample_ddim(denoiser, x, sigmas, *, eta: float = 0.0, generator=None, callba
         x = denoised + torch.sqrt(t**2 - c**2) * (x - denoised) / s
         return x + c * noise_like(x, generator) if eta > 0 else x
 
-    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update)
+    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)
 
 
 @torch.no_grad()
-def sample_ddpm(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_ddpm(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """DDPM ancestral sampling with the posterior (β̃) variance on the given σ grid — the
     frozen-x0 exponential integrator of the reverse SDE (``las.md`` §2, VE form):
 
@@ -124,11 +127,13 @@ def sample_ddpm(denoiser, x, sigmas, *, generator=None, callback=None):
 
     This is the sampler for which the LAS objective and :func:`scorelab.theory.
     discretization_error` are exact. NFE = K."""
-    return sample_ddim(denoiser, x, sigmas, eta=1.0, generator=generator, callback=callback)
+    return sample_ddim(
+        denoiser, x, sigmas, eta=1.0, generator=generator, callback=callback, extra_args=extra_args
+    )
 
 
 @torch.no_grad()
-def sample_euler_maruyama(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_euler_maruyama(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """Euler–Maruyama for the reverse VE SDE in τ = σ² (Song et al. 2021, "reverse diffusion"
     predictor): x_next = x + Δτ·∇log p_σ(x) + sqrt(Δτ)·ξ, Δτ = σ² − σ_next², with the score
     (D − x)/σ². Weak order 1. NFE = K (a step to σ = 0 returns D)."""
@@ -137,11 +142,11 @@ def sample_euler_maruyama(denoiser, x, sigmas, *, generator=None, callback=None)
         dtau = (s - t) * (s + t)
         return x + dtau * (denoised - x) / s**2 + torch.sqrt(dtau) * noise_like(x, generator)
 
-    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update)
+    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)
 
 
 @torch.no_grad()
-def sample_ddpm_beta(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_ddpm_beta(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """The DDPM sampler analysed in the convergence theory (Ho et al. 2020 with σ_t² = β_t; e.g.
     Li et al. 2024, arXiv 2403.03852, eq. (1.3)), written for a VP state Y = √ᾱ x:
 
@@ -158,4 +163,4 @@ def sample_ddpm_beta(denoiser, x, sigmas, *, generator=None, callback=None):
         y = (y + (1 - a) * score) / torch.sqrt(a) + torch.sqrt(1 - a) * noise_like(x, generator)
         return y / torch.sqrt(ab_t)
 
-    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update)
+    return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)

@@ -19,11 +19,11 @@ __all__ = ["sample_dpm_2", "sample_dpmpp_2m", "sample_dpmpp_2m_sde", "sample_dpm
 
 
 @torch.no_grad()
-def sample_dpm_2(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_dpm_2(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """DPM-Solver-2 (Lu et al. 2022, Alg. 1 with r = ½; singlestep, ε-form): an Euler (DDIM) half
     step to σ_mid = sqrt(σ σ_next) (the midpoint in log σ), then the full step with the slope
     there. Order 2. NFE = 2K − 1 if the last σ is 0 (an Euler step there), else 2K."""
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     for i in range(len(sigmas) - 1):
         s, s_next = sigmas[i], sigmas[i + 1]
         denoised = denoiser(x, batch_sigma(x, s))
@@ -44,11 +44,20 @@ def _lam(sigma: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_dpmpp_2m(denoiser, x, sigmas, *, generator=None, callback=None):
+def sample_dpmpp_2m(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """DPM-Solver++(2M) (Lu et al. 2023, Alg. 2): multistep, 2nd order, data prediction.
     D_i = (1 + 1/(2r)) x̂0_i − 1/(2r) x̂0_{i−1}, r = h_{i−1}/h_i; first and last steps first order.
     NFE = K."""
-    return _multistep(denoiser, x, sigmas, order=2, eta=0.0, generator=generator, callback=callback)
+    return _multistep(
+        denoiser,
+        x,
+        sigmas,
+        order=2,
+        eta=0.0,
+        generator=generator,
+        callback=callback,
+        extra_args=extra_args,
+    )
 
 
 @torch.no_grad()
@@ -61,6 +70,7 @@ def sample_dpmpp_3m(
     warm_start: bool = True,
     generator=None,
     callback=None,
+    extra_args=None,
 ):
     """DPM-Solver++(3M): third-order multistep in λ. With first and second divided differences
     D1, D2 of x̂0 in λ, x_next = e^{−h(1+η)} x + (1 − e^{−h(1+η)}) x̂0 + φ₂ D1 − φ₃ D2 (+ noise of
@@ -79,18 +89,32 @@ def sample_dpmpp_3m(
         eta=eta,
         generator=generator,
         callback=callback,
+        extra_args=extra_args,
         warm_start=warm_start,
     )
 
 
 @torch.no_grad()
-def sample_dpmpp_2m_sde(denoiser, x, sigmas, *, eta: float = 1.0, generator=None, callback=None):
+def sample_dpmpp_2m_sde(
+    denoiser, x, sigmas, *, eta: float = 1.0, generator=None, callback=None, extra_args=None
+):
     """DPM-Solver++(2M) SDE (Lu et al. 2023, §5; k-diffusion's midpoint variant): η = 1 is the
     reverse SDE, η = 0 gives the 2M ODE. NFE = K."""
-    return _multistep(denoiser, x, sigmas, order=2, eta=eta, generator=generator, callback=callback)
+    return _multistep(
+        denoiser,
+        x,
+        sigmas,
+        order=2,
+        eta=eta,
+        generator=generator,
+        callback=callback,
+        extra_args=extra_args,
+    )
 
 
-def _multistep(denoiser, x, sigmas, *, order, eta, generator, callback, warm_start=False):
+def _multistep(
+    denoiser, x, sigmas, *, order, eta, generator, callback, warm_start=False, extra_args=None
+):
     """Shared DPM-Solver++ multistep loop (order 2 or 3, η ≥ 0); see the public docstrings.
 
     Every update is x_next = e^{−h'} x + Σ_j a_j x̂0_j with scalar weights a_j worked out in
@@ -98,7 +122,7 @@ def _multistep(denoiser, x, sigmas, *, order, eta, generator, callback, warm_sta
     """
     if eta < 0:
         raise ValueError(f"eta must be >= 0, got {eta}")
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     sig = sigmas.tolist()
     history: list[tuple[torch.Tensor, float]] = []  # (x̂0, h) of the previous steps
     for i in range(len(sig) - 1):

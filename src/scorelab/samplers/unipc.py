@@ -77,6 +77,7 @@ def sample_unipc(
     lower_order_final: bool = False,
     generator=None,
     callback=None,
+    extra_args=None,
 ):
     """UniPC-``order`` with the bh2 variant (see the module docstring). Order ``order`` + 1.
 
@@ -94,7 +95,7 @@ def sample_unipc(
     NFE = K."""
     if order not in (1, 2, 3):
         raise ValueError(f"order must be 1, 2 or 3, got {order!r}")
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator)
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
     sig = sigmas.tolist()
     history: list[tuple[torch.Tensor, float]] = []  # (model output, λ), newest last
     last: tuple[torch.Tensor, int] | None = None  # (corrected x at the previous level, its order)
