@@ -97,3 +97,25 @@ def test_validation():
         LossCurve(np.array([0.5, 1.0]), np.array([1.0, -1.0]))
     with pytest.raises(ValueError, match="finite"):
         LossCurve(np.array([0.5, 1.0]), np.array([1.0, np.nan]))
+
+
+def test_loss_curve_schedule_sources_in_the_library(tmp_path):
+    """The curve sources behind `scorelab schedule NAME --loss-curve|--target` are library
+    calls: a file's grid stays in its observed σ range, a target gives its exact mmse."""
+    from scorelab.curves import loss_curve_schedule
+    from scorelab.loss_curve import LossCurve
+    from scorelab.targets import get_target
+
+    sigma = np.geomspace(0.01, 20.0, 40)
+    target = get_target("gaussian-16")
+    path = LossCurve(sigma, target.mmse(sigma)).save(tmp_path / "c.json")
+    built = loss_curve_schedule("las", 8, loss_curve=str(path), final_zero=True)
+    assert built.sigma_min == pytest.approx(0.01) and built.sigma_max == pytest.approx(20.0)
+    assert float(built.sigmas[0]) == pytest.approx(20.0) and float(built.sigmas[-1]) == 0.0
+    assert built.meta == {"loss_curve": str(path)}
+    oracle = loss_curve_schedule("entropic", 8, target="gaussian-16")
+    assert oracle.meta == {"oracle_target": "gaussian-16"} and len(oracle.sigmas) == 9
+    with pytest.raises(ValueError, match="exactly one of"):
+        loss_curve_schedule("las", 8, loss_curve=str(path), target="gaussian-16")
+    with pytest.raises(ValueError, match="unknown loss-curve schedule 'karras'"):
+        loss_curve_schedule("karras", 8, target="gaussian-16")

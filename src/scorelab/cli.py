@@ -322,78 +322,26 @@ def schedule(
         hi = 80.0 if sigma_max is None else sigma_max
         meta: dict = {"name": name, "steps": steps}
         if name in LOSS_SCHEDULES:
-            from .loss_curve import LossCurve
-            from .schedules import oracle_las
+            from .curves import loss_curve_schedule
 
-            build = LOSS_SCHEDULES[name]
-            if sum(a is not None for a in (loss_curve, tgt, model)) != 1:
-                _fail(
-                    f"{name} needs exactly one of --loss-curve FILE, --target NAME or --model CKPT"
-                )
-            if model is not None:
-                curve = _model_loss_curve(model, measure, lo, hi).monotone()
-                # default range: where the curve was observed (no extrapolation)
-                if sigma_min is None:
-                    lo = max(lo, float(curve.sigma[0]))
-                if sigma_max is None:
-                    hi = min(hi, float(curve.sigma[-1]))
-                if smooth > 0:
-                    curve = curve.smoothed(smooth).monotone()
-                sigmas = build(
-                    steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero
-                )
-                meta["model"] = model
-                meta["loss_curve_source"] = "measured" if measure else "recorded"
-            elif loss_curve is not None:
-                curve = LossCurve.load(loss_curve).monotone()
-                # as for --model: by default the grid stays where the curve was measured
-                if sigma_min is None:
-                    lo = max(lo, float(curve.sigma[0]))
-                if sigma_max is None:
-                    hi = min(hi, float(curve.sigma[-1]))
-                if smooth > 0:
-                    curve = curve.smoothed(smooth).monotone()
-                sigmas = build(
-                    steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero
-                )
-                meta["loss_curve"] = loss_curve
-            elif name != "las":
-                from .theory import mmse_curve
-
-                with console.status(f"{name}: the exact mmse curve of {target}, then the grid"):
-                    oracle_curve = mmse_curve(
-                        tgt,
-                        lo,
-                        hi,
-                        num_points=smoke_scaled(2001, 101),
-                        num_samples=smoke_scaled(20_000, 256),
-                    )
-                    sigmas = build(
-                        steps,
-                        oracle_curve,
-                        lo,
-                        hi,
-                        num_candidates=smoke_scaled(candidates, 100),
-                        final_zero=final_zero,
-                    )
-                meta["oracle_target"] = target
-            else:
-                with console.status(
-                    f"oracle-LAS: the exact mmse curve of {target} "
-                    f"({smoke_scaled(20_000, 256)} samples per level), then the DP"
-                ):
-                    sigmas, oracle_curve = oracle_las(
-                        tgt,
-                        steps,
-                        lo,
-                        hi,
-                        num_candidates=smoke_scaled(candidates, 100),
-                        num_points=smoke_scaled(2001, 101),
-                        num_samples=smoke_scaled(20_000, 256),
-                        final_zero=final_zero,
-                        return_curve=True,
-                    )
-                meta["oracle_target"] = target
+            built = loss_curve_schedule(
+                name,
+                steps,
+                loss_curve=loss_curve,
+                model=model,
+                target=target,
+                measure=measure,
+                sigma_min=sigma_min,
+                sigma_max=sigma_max,
+                default_range=(lo, hi),
+                smooth=smooth,
+                candidates=candidates,
+                final_zero=final_zero,
+                status=console.status,
+            )
+            sigmas, meta = built.sigmas, {**meta, **built.meta}
+            if target is not None:
+                oracle_curve = built.curve
         else:
             opts = {} if rho is None else {"rho": rho}
             sigmas = get_schedule(name, steps, sigma_min, sigma_max, final_zero=final_zero, **opts)
@@ -430,25 +378,6 @@ def schedule(
                     num_points=smoke_scaled(801, 101),
                 )
             console.print(f"exact discretization term D = {d:.6g} nats on {target}")
-
-
-def _model_loss_curve(path: str, measure: bool, lo: float, hi: float):
-    """The loss curve of a checkpoint: recorded in training, or measured on held-out data."""
-    import numpy as np
-
-    from .data import load_dataset
-    from .loss_curve import measure_loss_curve
-    from .models import load_checkpoint
-
-    denoiser, meta = load_checkpoint(path)
-    if not measure:
-        if "loss_curve" not in meta:
-            raise ValueError(f"{path} has no recorded loss curve; use --measure")
-        return meta["loss_curve"]
-    data = torch.as_tensor(load_dataset(meta["info"]["config"]["data"], "test"))
-    return measure_loss_curve(
-        denoiser, data, np.geomspace(lo, hi, 64), samples_per_level=512, progress=True
-    )
 
 
 @app.command("loss-curve")
