@@ -336,3 +336,31 @@ def test_seeded_samples_do_not_depend_on_the_batch_split(name):
     torch.testing.assert_close(whole, split, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(whole, run(0, 8))  # reproducible
     assert (whole - run(0, 8, seed=8)).abs().min() > 0  # and every row depends on the seed
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_multistep_step_function_drives_a_loop_of_ones_own(order):
+    """dpm-solver's split: the step function (weights from step sizes + one update) is public,
+    so a user loop built on it reproduces the library's multistep sampler bit for bit."""
+    from scorelab.samplers.dpm_solver import (
+        multistep_update,
+        multistep_weights,
+        sample_dpmpp_2m,
+        sample_dpmpp_3m,
+    )
+
+    sigmas = karras(7, 0.01, 10.0, final_zero=True)
+    x0 = torch.randn(5, 3, dtype=torch.float64) * sigmas[0]
+    x, outputs, hs = x0.clone(), [], []
+    for s, t in zip(sigmas[:-1].tolist(), sigmas[1:].tolist(), strict=True):
+        denoised = TARGET(x, torch.full((5,), s, dtype=torch.float64))
+        if t == 0:
+            x = denoised
+            break
+        h = math.log(s / t)
+        outputs.insert(0, denoised)
+        x = multistep_update(x, outputs, multistep_weights(h, hs, order, 0.0), h, 0.0)
+        hs.insert(0, h)
+    library = sample_dpmpp_2m if order == 2 else sample_dpmpp_3m
+    kwargs = {} if order == 2 else {"warm_start": False}
+    assert torch.equal(x, library(TARGET, x0, sigmas, **kwargs))

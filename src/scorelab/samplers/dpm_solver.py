@@ -15,7 +15,14 @@ import torch
 
 from ._common import batch_sigma, noise_like, prepare, report, to_d
 
-__all__ = ["sample_dpm_2", "sample_dpmpp_2m", "sample_dpmpp_2m_sde", "sample_dpmpp_3m"]
+__all__ = [
+    "multistep_update",
+    "multistep_weights",
+    "sample_dpm_2",
+    "sample_dpmpp_2m",
+    "sample_dpmpp_2m_sde",
+    "sample_dpmpp_3m",
+]
 
 
 @torch.no_grad()
@@ -112,6 +119,50 @@ def sample_dpmpp_2m_sde(
     )
 
 
+def multistep_weights(h: float, past_h: list[float], order: int, eta: float) -> list[float]:
+    """Weights a_j of one DPM-Solver++ multistep update x_next = e^{−h'} x + Σ_j a_j x̂0_j
+    (:func:`multistep_update`), h' = h(1 + η), x̂0_0 the newest model output and x̂0_j the j-th
+    previous one; ``past_h`` holds the previous steps' h, newest first (at most ``order`` − 1
+    of them are used, fewer at the start: the order rises as history builds up).
+
+    Order 2 (2M): x̂0 + ½ (h/h₁)(x̂0 − x̂0₁) in the (1 − e^{−h'}) term (k-diffusion's form).
+    Order 3 (3M): the Taylor expansion of the exponential integrator with D1 and D2 from three
+    outputs, φ₂ = (e^{−h'} − 1)/h' + 1, φ₃ = φ₂/h' − ½ (dpm-solver's ``multistep_update``
+    split: the weights depend on step sizes only)."""
+    he = h * (1 + eta)
+    one_minus = -math.expm1(-he)  # 1 − e^{−h(1+η)}
+    if not past_h:
+        return [one_minus]
+    h1 = past_h[0]
+    if order == 2:
+        c = 0.5 * one_minus * h / h1
+        return [one_minus + c, -c]
+    phi2 = math.expm1(-he) / he + 1
+    if len(past_h) == 1:
+        c = phi2 * h / h1
+        return [one_minus + c, -c]
+    h2 = past_h[1]
+    r0, r1 = h1 / h, h2 / h
+    # D1_0 = (x̂0 − x̂0₁)/r0, D1_1 = (x̂0₁ − x̂0₂)/r1,
+    # D1 = D1_0 + (D1_0 − D1_1) r0/(r0+r1), D2 = (D1_0 − D1_1)/(r0+r1) ≈ h² x̂0''/2;
+    # the Taylor term of the exponential integrator is (½ − φ₂/h') h² x̂0'' = −2φ₃ D2
+    phi3 = phi2 / he - 0.5
+    w_d1_0 = phi2 * (1 + r0 / (r0 + r1)) - 2 * phi3 / (r0 + r1)
+    w_d1_1 = -phi2 * r0 / (r0 + r1) + 2 * phi3 / (r0 + r1)
+    return [one_minus + w_d1_0 / r0, -w_d1_0 / r0 + w_d1_1 / r1, -w_d1_1 / r1]
+
+
+def multistep_update(
+    x: torch.Tensor, outputs: list[torch.Tensor], weights: list[float], h: float, eta: float
+) -> torch.Tensor:
+    """The deterministic part of one multistep update, e^{−h(1+η)} x + Σ_j a_j x̂0_j (one fused
+    in-place add per output; the η > 0 noise is added by the loop)."""
+    x_new = x * math.exp(-h * (1 + eta))
+    for tensor, weight in zip(outputs, weights, strict=False):
+        x_new.add_(tensor, alpha=weight)
+    return x_new
+
+
 def _multistep(
     denoiser, x, sigmas, *, order, eta, generator, callback, warm_start=False, extra_args=None
 ):
@@ -135,41 +186,17 @@ def _multistep(
         h = math.log(s / s_next)  # λ_next − λ with λ = −log σ
         he = h * (1 + eta)
         one_minus = -math.expm1(-he)  # 1 − e^{−h(1+η)}
-        terms = [(denoised, one_minus)]
         if warm_start and not history:
             # DPM-Solver++(2S), r = ½: x̂0 at the log-σ midpoint replaces x̂0 (second order)
             s_mid = math.sqrt(s * s_next)
             x_mid = x * (s_mid / s)
             x_mid.add_(denoised, alpha=1 - s_mid / s)
-            terms = [(denoiser(x_mid, batch_sigma(x, sigmas.new_tensor(s_mid))), one_minus)]
-        elif history and order == 2:
-            # x̂0 + ½ (h/h₁)(x̂0 − x̂0₁): the 2M extrapolation
-            prev1, h1 = history[-1]
-            c = 0.5 * one_minus * h / h1
-            terms = [(denoised, one_minus + c), (prev1, -c)]
-        elif history:
-            prev1, h1 = history[-1]
-            phi2 = math.expm1(-he) / he + 1
-            if len(history) == 1:
-                c = phi2 * h / h1
-                terms = [(denoised, one_minus + c), (prev1, -c)]
-            else:
-                prev2, h2 = history[-2]
-                r0, r1 = h1 / h, h2 / h
-                # D1_0 = (x̂0 − x̂0₁)/r0, D1_1 = (x̂0₁ − x̂0₂)/r1,
-                # D1 = D1_0 + (D1_0 − D1_1) r0/(r0+r1), D2 = (D1_0 − D1_1)/(r0+r1) ≈ h² x̂0''/2;
-                # the Taylor term of the exponential integrator is (½ − φ₂/h') h² x̂0'' = −2φ₃ D2
-                phi3 = phi2 / he - 0.5
-                w_d1_0 = phi2 * (1 + r0 / (r0 + r1)) - 2 * phi3 / (r0 + r1)
-                w_d1_1 = -phi2 * r0 / (r0 + r1) + 2 * phi3 / (r0 + r1)
-                terms = [
-                    (denoised, one_minus + w_d1_0 / r0),
-                    (prev1, -w_d1_0 / r0 + w_d1_1 / r1),
-                    (prev2, -w_d1_1 / r1),
-                ]
-        x_new = x * math.exp(-he)
-        for tensor, weight in terms:
-            x_new.add_(tensor, alpha=weight)
+            outputs = [denoiser(x_mid, batch_sigma(x, sigmas.new_tensor(s_mid)))]
+            weights = [one_minus]
+        else:
+            outputs = [denoised, *(m for m, _ in reversed(history))]
+            weights = multistep_weights(h, [h_j for _, h_j in reversed(history)], order, eta)
+        x_new = multistep_update(x, outputs, weights, h, eta)
         if eta > 0:
             x_new.add_(
                 noise_like(x, generator), alpha=s_next * math.sqrt(-math.expm1(-2 * eta * h))
