@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy.optimize import isotonic_regression
 
 from ._validation import (
@@ -36,6 +37,7 @@ from ._validation import (
     check_positive_int,
     check_positive_scalar,
     check_sigma_range,
+    check_sigmas,
 )
 from .targets import Gaussian, Target
 
@@ -58,12 +60,11 @@ __all__ = [
 def grid_gammas(sigmas) -> np.ndarray:
     """Increasing SNRs γ_k = 1/σ_k² of a decreasing σ grid (a trailing 0 is dropped)."""
     s = as_float64_array("sigmas", sigmas, ndim=1)
-    if s.size and s[-1] == 0:
+    check_sigmas(torch.tensor(s.copy()))  # the one grid check: finite, decreasing, final 0 allowed
+    if s[-1] == 0:
         s = s[:-1]
     if s.size < 2:
         raise ValueError("need at least two positive sigmas")
-    if np.any(s <= 0) or np.any(np.diff(s) >= 0):
-        raise ValueError("sigmas must be positive and strictly decreasing (a final 0 is allowed)")
     return 1.0 / s**2
 
 

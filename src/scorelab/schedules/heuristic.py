@@ -249,8 +249,9 @@ def align_your_steps(
     interpolation"). Endpoints are the reference's."""
     steps = check_positive_int("steps", steps)
     ref = as_float64_array("reference", reference, ndim=1)
-    if ref.size < 2 or np.any(ref <= 0) or np.any(np.diff(ref) >= 0):
-        raise ValueError("reference must be >= 2 positive, strictly decreasing sigmas")
+    check_sigmas(torch.tensor(ref.copy()))
+    if ref[-1] <= 0:
+        raise ValueError("reference must end at a positive σ (no final 0)")
     xs = np.linspace(0, 1, ref.size)
     s = np.exp(np.interp(np.linspace(0, 1, steps + 1), xs, np.log(ref)))
     return _finish(torch.as_tensor(s), float(ref[-1]), float(ref[0]), final_zero, dtype, device)
