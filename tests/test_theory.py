@@ -173,7 +173,9 @@ def test_grid_gammas_uses_the_shared_grid_check():
     """One σ-grid check everywhere: theory's grids fail with the samplers' messages."""
     from scorelab.theory import grid_gammas
 
-    with pytest.raises(ValueError, match=r"strictly decreasing; sigmas\[1\]=2.0"):
+    with pytest.raises(
+        ValueError, match=r"strictly decreasing; sigmas\[0\]=1.0 <= sigmas\[1\]=2.0"
+    ):
         grid_gammas([1.0, 2.0, 0.5])
     with pytest.raises(ValueError, match="finite"):
         grid_gammas([1.0, float("nan"), 0.5])
