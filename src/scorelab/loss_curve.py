@@ -166,9 +166,11 @@ class LossCurve:
         """As an :class:`~scorelab.theory.InformationCurve` (increasing λ) for LAS and theory."""
         return InformationCurve.from_sigmas(self.sigma, self.loss_x0)
 
-    def __call__(self, sigma) -> np.ndarray:
+    def at_sigma(self, sigma) -> np.ndarray:
         """L_x0 at ``sigma``, linear in log-SNR between measured levels (no extrapolation)."""
         return self.to_information_curve().at_sigma(sigma)
+
+    __call__ = at_sigma
 
     # -- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict:

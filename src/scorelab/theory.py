@@ -27,6 +27,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -42,6 +43,7 @@ from ._validation import (
 from .targets import Gaussian, Target
 
 __all__ = [
+    "Curve",
     "InformationCurve",
     "approximation_error",
     "asymptotic_optimal_discretization",
@@ -88,6 +90,17 @@ def gaussian_discretization_error(eigvals, sigmas) -> float:
     a, delta = g[:-1, None], np.diff(g)[:, None]
     u = s[None, :] * delta / (1 + s[None, :] * a)
     return float(0.5 * _x_minus_log1p(u).sum())
+
+
+@runtime_checkable
+class Curve(Protocol):
+    """What every per-level curve offers (mmse, x0-loss, excess error): its values at given σ's
+    (:class:`InformationCurve`, in λ; :class:`~scorelab.loss_curve.LossCurve`, in σ) and its
+    monotone (isotonic) projection. Code that takes a curve asks for this, not for a type."""
+
+    def at_sigma(self, sigma) -> np.ndarray: ...
+
+    def monotone(self) -> Curve: ...
 
 
 @dataclass(frozen=True)
@@ -226,7 +239,7 @@ def approximation_error(sigmas, excess: Callable | InformationCurve) -> float:
     e(σ) = E‖D(x_σ) − D̂(x_σ)‖² or is an :class:`InformationCurve` in λ."""
     g = grid_gammas(sigmas)
     s = g[:-1] ** -0.5
-    e = excess.at_sigma(s) if isinstance(excess, InformationCurve) else np.asarray(excess(s))
+    e = excess.at_sigma(s) if isinstance(excess, Curve) else np.asarray(excess(s))
     if np.any(~np.isfinite(e)) or np.any(e < 0):
         raise ValueError("excess error must be finite and >= 0")
     return float(0.5 * (np.diff(g) * e).sum())
@@ -266,7 +279,7 @@ def rectangle_bound(sigmas, mmse: InformationCurve | Target) -> float:
     """D ≤ ½ Σ_k (γ_k − γ_{k−1})(mmse(γ_{k−1}) − mmse(γ_k)) for any grid (mmse non-increasing)."""
     g = grid_gammas(sigmas)
     s = g**-0.5
-    m = mmse.at_sigma(s) if isinstance(mmse, InformationCurve) else mmse.mmse(s)
+    m = mmse.at_sigma(s) if isinstance(mmse, Curve) else mmse.mmse(s)
     return float(0.5 * (np.diff(g) * (m[:-1] - m[1:])).sum())
 
 

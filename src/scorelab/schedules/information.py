@@ -39,8 +39,7 @@ from .._validation import (
     check_positive_scalar,
     check_sigma_range,
 )
-from ..loss_curve import LossCurve
-from ..theory import InformationCurve
+from ..theory import Curve
 from .heuristic import _finish as _finish_grid
 
 __all__ = [
@@ -90,11 +89,10 @@ def cumulative_information(gammas: np.ndarray, loss: np.ndarray) -> np.ndarray:
 
 
 def loss_at(loss, sigma: np.ndarray) -> np.ndarray:
-    """A loss curve (:class:`LossCurve`, :class:`InformationCurve` or callable σ ↦ L) at the
+    """A loss curve (any :class:`~scorelab.theory.Curve`: a ``LossCurve``, an
+    ``InformationCurve``; or a callable σ ↦ L) at the
     given σ's, checked finite and ≥ 0."""
-    if isinstance(loss, LossCurve):
-        loss = loss.to_information_curve()
-    if isinstance(loss, InformationCurve):
+    if isinstance(loss, Curve):
         out = loss.at_sigma(sigma)
     else:
         out = np.asarray(loss(sigma), dtype=np.float64)
@@ -135,7 +133,7 @@ def saturating_costs(gammas, loss, *, sharpness: float = 1.0) -> np.ndarray:
 
 def saturating_schedule(
     steps: int,
-    loss: Callable | LossCurve | InformationCurve,
+    loss: Callable | Curve,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     *,
@@ -164,7 +162,7 @@ def saturating_schedule(
 
 def information_las_schedule(
     steps: int,
-    loss: Callable | LossCurve | InformationCurve,
+    loss: Callable | Curve,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     *,
@@ -191,7 +189,7 @@ def information_las_schedule(
 
 def entropic_schedule(
     steps: int,
-    loss: Callable | LossCurve | InformationCurve,
+    loss: Callable | Curve,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     *,

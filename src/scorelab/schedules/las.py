@@ -23,16 +23,15 @@ from .._validation import (
     as_float64_array,
     check_positive_int,
 )
-from ..loss_curve import LossCurve
 from ..targets import Target
-from ..theory import InformationCurve, mmse_curve
+from ..theory import Curve, InformationCurve, mmse_curve
 from .heuristic import append_zero, check_sigmas
 from .information import curve_on_candidates, loss_at, path_dp
 
 __all__ = ["las_dp", "las_objective", "las_schedule", "oracle_las"]
 
 
-def las_objective(sigmas, loss_x0: Callable | LossCurve | InformationCurve) -> float:
+def las_objective(sigmas, loss_x0: Callable | Curve) -> float:
     """R(grid) for a decreasing σ grid (a trailing 0 is ignored)."""
     s = as_float64_array("sigmas", sigmas, ndim=1)
     if s[-1] == 0:
@@ -66,7 +65,7 @@ def las_dp(gammas, loss_x0, steps: int) -> np.ndarray:
 
 def las_schedule(
     steps: int,
-    loss_x0: Callable | LossCurve | InformationCurve,
+    loss_x0: Callable | Curve,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     *,
