@@ -11,7 +11,13 @@ import pytest
 FORBIDDEN = {
     "scorelab.samplers": ("scorelab.schedules", "scorelab.theory", "scorelab.loss_curve"),
     "scorelab.targets": ("scorelab.samplers", "scorelab.schedules", "scorelab.theory"),
-    "scorelab.schedules": ("scorelab.samplers", "scorelab.bench", "scorelab.experiments"),
+    "scorelab.schedules": (
+        "scorelab.samplers",
+        "scorelab.bench",
+        "scorelab.experiments",
+        "scorelab.loss_curve",
+    ),
+    "scorelab.methods": ("scorelab.bench", "scorelab.experiments", "scorelab.cli"),
 }
 
 
@@ -24,3 +30,21 @@ def test_lower_layers_do_not_import_higher_ones(module):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()}"
+
+
+def test_data_sits_below_targets():
+    """``targets`` reads the digits from ``data``; ``data`` imports nothing of the package (no
+    cycle, not even a function-local one)."""
+    import ast
+    from pathlib import Path
+
+    import scorelab.data
+
+    tree = ast.parse(Path(scorelab.data.__file__).read_text())
+    relative = [
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and (node.level > 0 or "scorelab" in (node.module or ""))
+    ]
+    assert relative == []

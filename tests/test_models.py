@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from scorelab.data import digits_split, load_dataset, ring8_target, toy2d
+from scorelab.data import digits_split, load_dataset, toy2d
 from scorelab.loss_curve import LossCurve, measure_loss_curve
 from scorelab.models import EDMDenoiser, TrainConfig, build_network, load_checkpoint, train
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import karras, las_schedule, to_diffusers
+from scorelab.targets import ring8_target
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers not installed (dev extra)")
 

@@ -4,7 +4,7 @@ from .base import MonteCarloEstimate, Target
 from .discrete import Discrete, Empirical
 from .gaussian import Gaussian
 from .mixture import GaussianMixture
-from .presets import PRESETS, get_target
+from .presets import PRESETS, get_target, ring8_target
 
 __all__ = [
     "PRESETS",
@@ -15,4 +15,5 @@ __all__ = [
     "MonteCarloEstimate",
     "Target",
     "get_target",
+    "ring8_target",
 ]

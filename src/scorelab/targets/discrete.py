@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .._validation import as_float64_array, check_positive_int
+from ..data import digits_split
 from .mixture import GaussianMixture, _discrete_renyi
 
 __all__ = ["Discrete", "Empirical"]
@@ -133,7 +134,6 @@ class Empirical(Discrete):
     def digits(cls, *, scale_to_unit: bool = True, split: str = "all", seed: int = 0) -> Empirical:
         """scikit-learn's bundled 8×8 digits (1797 images, shape (1, 8, 8)), pixel values mapped to
         [−1, 1] by default. ``split`` is ``"all"``, ``"train"`` (80 %) or ``"test"`` (20 %)."""
-        from ..data import digits_split
 
         if not scale_to_unit:
             from sklearn.datasets import load_digits

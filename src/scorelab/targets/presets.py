@@ -12,7 +12,16 @@ from .discrete import Discrete, Empirical
 from .gaussian import Gaussian
 from .mixture import GaussianMixture
 
-__all__ = ["PRESETS", "get_target"]
+__all__ = ["PRESETS", "get_target", "ring8_target"]
+
+
+def ring8_target() -> GaussianMixture:
+    """The exact law of the ``ring8`` data set (:mod:`scorelab.data`): eight equal Gaussians of
+    variance 2·0.05² per axis on the circle of radius √2 (exact denoiser and mmse, so a trained
+    model's excess loss can be measured)."""
+    k = np.arange(8)
+    means = np.sqrt(2) * np.stack([np.cos(k * np.pi / 4), np.sin(k * np.pi / 4)], 1)
+    return GaussianMixture(np.full(8, 1 / 8), means, variances=2 * 0.05**2)
 
 
 def _gmm2(dim: int = 1000) -> GaussianMixture:
