@@ -1,7 +1,10 @@
 """Run `scorelab experiment NAME` (fast mode by default) and write its summary table and figure
 to docs/experiments/ and README.md (between the EXP-NAME markers).
 
-    python benchmarks/experiment.py NAME [--full] [--db FILE] [--rows JSON]
+    python benchmarks/experiment.py NAME [--full] [--db FILE] [--rows JSON|JSONL]
+
+Every finished row is also appended to FILE.NAME.rows.jsonl, so an interrupted run keeps what it
+finished: ``--rows FILE.NAME.rows.jsonl`` re-summarises it (the README marker says so).
 """
 
 from __future__ import annotations
@@ -23,16 +26,31 @@ def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--db", default="experiments.duckdb")
     parser.add_argument(
-        "--rows", help="re-summarise the rows of an earlier run (its JSON) instead of running"
+        "--rows",
+        help="re-summarise the rows of an earlier run (its JSON, or the JSONL an interrupted "
+        "run kept) instead of running",
     )
     args = parser.parse_args()
     exp = get_experiment(args.name)
     cfg = exp.config() if args.full else exp.config.fast()
     t0, where = time.perf_counter(), machine()
     if args.rows:
-        rows = json.loads(Path(args.rows).read_text())["rows"]
+        text = Path(args.rows).read_text()
+        if args.rows.endswith(".jsonl"):  # the rows an interrupted run kept
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            rows = json.loads(text)["rows"]
     else:
-        rows = exp.run(cfg, lambda row: print(exp.label(row), flush=True))
+        kept = Path(f"{args.db}.{args.name}.rows.jsonl")
+        kept.write_text("")
+        print(f"rows are kept as they finish in {kept} (re-summarise with --rows)", flush=True)
+
+        def on_row(row: dict) -> None:
+            with kept.open("a") as f:
+                f.write(json.dumps(row, default=float) + "\n")
+            print(exp.label(row), flush=True)
+
+        rows = exp.run(cfg, on_row)
     summary, _ = record(exp, rows, args.db, str(ROOT / "docs" / "experiments"))
     elapsed = time.perf_counter() - t0
     lines = ["| case | quantity | value |", "|---|---|---|"]

@@ -317,6 +317,8 @@ def run_query_lower_bound(cfg: QueryLowerBoundConfig, on_row=None) -> list[dict]
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         floor = radial_ks(target.sample(cfg.samples, gen), target)
         rows.append({"kind": "floor", "dim": dim, "sampler": "exact samples", "ks": floor})
+        if on_row:
+            on_row(rows[-1])
         exact: dict[tuple[str, str], int | None] = {}  # this d's exact-oracle steps
         for kind, c in oracles:
             oracle_name = oracle_label(kind, c)
