@@ -21,6 +21,10 @@ TARGET = Gaussian(np.zeros(4), np.array([0.2, 0.5, 1.0, 2.0]))
     [
         ("DPMSolverMultistep", "karras"),
         ("UniPCMultistep", "default"),
+        ("UniPCMultistepBH1", "karras"),
+        ("UniPCMultistep3", "default"),
+        ("DEISMultistep", "default"),
+        ("DEISMultistep", "exponential"),
         ("Euler", "exponential"),
         ("Heun", "default"),
     ],

@@ -31,8 +31,18 @@ DIFFUSERS_SCHEDULERS = {
     "DDPM": "DDPMScheduler",
     "DPMSolverMultistep": "DPMSolverMultistepScheduler",
     "UniPCMultistep": "UniPCMultistepScheduler",
+    "UniPCMultistepBH1": "UniPCMultistepScheduler",
+    "UniPCMultistep3": "UniPCMultistepScheduler",
+    "DEISMultistep": "DEISMultistepScheduler",
     "Euler": "EulerDiscreteScheduler",
     "Heun": "HeunDiscreteScheduler",
+}
+#: the variants' scheduler options (diffusers' defaults otherwise: UniPC is bh2, order 2).
+#: bh1 ends at the training σ_min: with ``final_sigmas_type="zero"`` its last step returns NaN
+#: (B(h) = h with h = ∞ at σ = 0; measured with diffusers 0.42.1, float32 and float64)
+_VARIANT_OPTIONS = {
+    "UniPCMultistepBH1": {"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
+    "UniPCMultistep3": {"solver_order": 3},
 }
 #: σ options (scheduler keyword) and which schedulers accept them
 DIFFUSERS_SIGMA_OPTIONS = {
@@ -77,6 +87,7 @@ def _scheduler(name: str, schedule: str, betas_kind: str, num_train_timesteps: i
     }
     if schedule != "default":
         kwargs[DIFFUSERS_SIGMA_OPTIONS[schedule]] = True
+    kwargs.update(_VARIANT_OPTIONS.get(name, {}))
     return cls(**kwargs)
 
 
