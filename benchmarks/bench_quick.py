@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 from _readme import machine, write_readme_block
-from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_suite
+from scorelab.bench import (
+    ResultStore,
+    best_per_nfe,
+    load_suite,
+    queries_per_error,
+    queries_row_cells,
+    run_suite,
+)
 from scorelab.bench.report import best_row_cells, write_report
 
 MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE"}
@@ -28,6 +35,16 @@ def best_table(best: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += ["| " + " | ".join(best_row_cells(e)) + " |" for e in best]
+    return "\n".join(lines)
+
+
+def queries_table(queries: list[dict]) -> str:
+    lines = [
+        "| target | ε | scorelab best (sampler / schedule) | NFE* | best peer "
+        "(library:sampler / schedule) | NFE* | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(queries_row_cells(e)) + " |" for e in queries]
     return "\n".join(lines)
 
 
@@ -46,9 +63,16 @@ def main() -> None:
             run_suite(suite, store, workers=args.workers)
         done = len(store.finished_keys(include_failed=False) & {c.key() for c in suite.cells})
         best = best_per_nfe(store)
+        queries = queries_per_error(store)
         write_report(store, Path(__file__).resolve().parents[1] / "docs" / f"bench-{args.suite}")
     elapsed = time.perf_counter() - t0
-    table = best_table(best)
+    table = (
+        "Queries to reach an error (NFE*, fewest oracle-counted model calls; ratio = scorelab / "
+        "best peer, < 1: fewer queries):\n\n"
+        + queries_table(queries)
+        + "\n\nError at a fixed NFE budget:\n\n"
+        + best_table(best)
+    )
     print(table)
     print(f"{done} of {len(suite.cells)} cells finished")
     how = f"python benchmarks/bench_quick.py --suite {args.suite}; {done}/{len(suite.cells)} cells"

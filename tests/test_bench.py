@@ -300,3 +300,53 @@ def test_method_registry_counts_like_the_samplers_and_libraries():
         get_method("scorelab:warp")
     with pytest.raises(ValueError, match="cannot run within NFE 0"):
         get_method("k-diffusion:heun").plan(0, "karras", 0.002, 80.0)
+
+
+def test_queries_per_error_reads_nfe_star_off_power_law_ladders(tmp_path):
+    """NFE* from stored ladders e = C·NFE^{−p}: the interpolation is exact for power laws, so
+    the ratio of the two methods' NFE* is (C_ours/C_peer)^{1/p}; seeds give a ratio range."""
+    from scorelab.bench import queries_per_error, queries_row_cells
+
+    def put(store, method, c, seed, jitter):
+        for budget in (4, 8, 16, 32, 64, 128, 256):
+            store.insert(
+                {
+                    "cell_key": f"{method}-{budget}-{seed}",
+                    "target": "t",
+                    "method": method,
+                    "is_peer": not method.startswith("scorelab:"),
+                    "schedule": "karras",
+                    "nfe_budget": budget,
+                    "seed": seed,
+                    "score_error": 0.0,
+                    "nfe": float(budget),
+                    "error": c * jitter * budget**-1.0,
+                    "floor": 0.01,
+                }
+            )
+
+    with ResultStore(tmp_path / "q.duckdb") as store:
+        for seed, jitter in ((0, 1.0), (1, 1.1)):
+            put(store, "scorelab:heun", 1.0, seed, jitter)
+            put(store, "k-diffusion:heun", 2.0, seed, 1.0)
+        rows = queries_per_error(store)
+    assert [r["multiple"] for r in rows] == [2.0, 4.0, 8.0]
+    first = rows[0]  # ε = 0.02: ours needs 1.05/0.02 = 52.5, the peer 2/0.02 = 100
+    assert first["scorelab_nfe"] == pytest.approx(52.5) and first["peer_nfe"] == pytest.approx(100)
+    assert first["ratio"] == pytest.approx(0.525)
+    assert first["ratio_min"] == pytest.approx(0.5) and first["ratio_max"] == pytest.approx(0.55)
+    cells = queries_row_cells(first)
+    assert cells[2] == "heun / karras" and cells[4] == "k-diffusion:heun / karras"
+    assert cells[-1] == "0.52 (0.50–0.55)"  # 0.525 rounds to even
+
+
+def test_queries_row_cells_bounds_a_ratio_reached_at_the_first_nfe():
+    from scorelab.bench import queries_row_cells
+
+    base = {"target": "t", "multiple": 2.0, "eps": 0.1, "scorelab": "a", "peer": "b"}
+    both = {**base, "scorelab_nfe": 5.0, "peer_nfe": 5.0, "ratio": 1.0}
+    both.update(scorelab_at_start=True, peer_at_start=True)
+    assert queries_row_cells(both)[3] == "≤ 5" and queries_row_cells(both)[-1].startswith("tie")
+    ours = {**base, "scorelab_nfe": 5.0, "peer_nfe": 9.6, "ratio": 5 / 9.6}
+    ours.update(scorelab_at_start=True, peer_at_start=False)
+    assert queries_row_cells(ours)[-1] == "≤ 0.52"

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 
@@ -22,6 +23,8 @@ __all__ = [
     "best_per_nfe",
     "load_suite",
     "missing_peers",
+    "queries_per_error",
+    "queries_row_cells",
     "run_cell",
     "run_cells",
     "run_suite",
@@ -109,3 +112,106 @@ def best_per_nfe(store: ResultStore, score_error: float = 0.0) -> list[dict]:
             entry["ratio"] = entry["scorelab_error"] / entry["peer_error"]
         out.append(entry)
     return out
+
+
+#: error levels of the queries table, as multiples of the target's finite-sample floor (an
+#: error within 2× the floor is not resolved by the sample, so the ladder starts there)
+FLOOR_MULTIPLES = (2.0, 4.0, 8.0)
+
+
+def queries_per_error(
+    store: ResultStore, score_error: float = 0.0, multiples: tuple[float, ...] = FLOOR_MULTIPLES
+) -> list[dict]:
+    """The queries-to-accuracy view: per target and error level ε = m × floor, the fewest model
+    calls NFE*(ε) (:func:`scorelab.metrics.queries_to_reach` on each method × schedule's ladder of
+    oracle-counted NFE against error, means over seeds) of the best scorelab method and of the
+    best peer, and their ratio (< 1: scorelab needs fewer queries). With several seeds the ratio
+    is also computed seed by seed and its range reported (``ratio_min``, ``ratio_max``). A side
+    that reaches ε already at its ladder's smallest NFE (``*_at_start``) only bounds NFE* from
+    above (no extrapolation below the ladder), so its ratio is a bound, or a tie when both are."""
+    from ..metrics import queries_to_reach
+
+    rows = store.query(
+        """SELECT target, method, schedule, is_peer, seed, nfe_budget, avg(nfe), avg(error),
+                  avg(floor)
+           FROM results WHERE score_error = ? GROUP BY ALL""",
+        [score_error],
+    )
+    ladders: dict = {}
+    floors: dict = {}
+    for target, method, schedule, is_peer, seed, _, nfe, error, floor in rows:
+        for s in ("mean", seed):
+            key = (target, s, bool(is_peer), method, schedule)
+            ladders.setdefault(key, []).append((nfe, error))
+        floors.setdefault(target, []).append(floor)
+
+    def best(target, seed, is_peer, eps):
+        found = None
+        for (t, s, p, method, schedule), pts in ladders.items():
+            if (t, s, p) != (target, seed, is_peer):
+                continue
+            merged: dict = {}
+            for nfe, error in pts:  # means over seeds share an NFE: average them
+                merged.setdefault(round(nfe, 6), []).append(error)
+            nfe = sorted(merged)
+            n_star = queries_to_reach(nfe, [sum(merged[n]) / len(merged[n]) for n in nfe], eps)
+            if found is None or n_star < found[0]:
+                label = f"{get_method(method).name if not p else method} / {schedule}"
+                found = (n_star, label, n_star <= nfe[0])  # reached at the ladder's first point
+        return found
+
+    seeds = sorted({r[4] for r in rows})
+    out = []
+    for target in sorted(floors):
+        floor = sum(floors[target]) / len(floors[target])
+        for m in multiples:
+            eps = m * floor
+            ours, peer = best(target, "mean", False, eps), best(target, "mean", True, eps)
+            entry = {"target": target, "multiple": m, "eps": eps, "floor": floor}
+            if ours:
+                entry.update(scorelab=ours[1], scorelab_nfe=ours[0], scorelab_at_start=ours[2])
+            if peer:
+                entry.update(peer=peer[1], peer_nfe=peer[0], peer_at_start=peer[2])
+            if ours and peer and math.isfinite(ours[0]) and math.isfinite(peer[0]):
+                entry["ratio"] = ours[0] / peer[0]
+                per_seed = []
+                for seed in seeds if len(seeds) > 1 else []:
+                    a, b = best(target, seed, False, eps), best(target, seed, True, eps)
+                    if a and b and math.isfinite(a[0]) and math.isfinite(b[0]):
+                        per_seed.append(a[0] / b[0])
+                if per_seed:
+                    entry.update(ratio_min=min(per_seed), ratio_max=max(per_seed))
+            out.append(entry)
+    return out
+
+
+def queries_row_cells(e: dict) -> list[str]:
+    """One :func:`queries_per_error` entry as text cells: target, ε (× floor), scorelab best,
+    its NFE*, best peer, its NFE*, ratio (with its seed range when there is one)."""
+
+    def nfe(side):
+        v = e.get(f"{side}_nfe")
+        if v is None:
+            return "-"
+        if not math.isfinite(v):
+            return "> max"
+        return f"≤ {v:.0f}" if e.get(f"{side}_at_start") else f"{v:.1f}"
+
+    ratio = "-"
+    if "ratio" in e:
+        ours_open, peer_open = e.get("scorelab_at_start"), e.get("peer_at_start")
+        if ours_open and peer_open:
+            ratio = "tie (both at the ladder's first NFE)"
+        else:  # a side reached at the first NFE only bounds the ratio
+            ratio = ("≤ " if ours_open else "≥ " if peer_open else "") + f"{e['ratio']:.2f}"
+            if "ratio_min" in e:
+                ratio += f" ({e['ratio_min']:.2f}–{e['ratio_max']:.2f})"
+    return [
+        e["target"],
+        f"{e['eps']:.3g} ({e['multiple']:g}× floor)",
+        e.get("scorelab", "-"),
+        nfe("scorelab"),
+        e.get("peer", "-"),
+        nfe("peer"),
+        ratio,
+    ]

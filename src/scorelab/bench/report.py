@@ -109,7 +109,7 @@ def best_row_cells(e: dict) -> list[str]:
 
 def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float = 0.0) -> Path:
     """Write ``report.md``, ``report.html`` and the figures into ``out_dir``; returns the .md."""
-    from . import best_per_nfe
+    from . import best_per_nfe, queries_per_error, queries_row_cells
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,8 +137,18 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
     ]
     table_rows = [best_row_cells(e) for e in best]
     (count,) = store.query("SELECT count(*) FROM results")[0]
+    queries = queries_per_error(store, score_error)
+    q_header = ["target", "ε", "scorelab best", "NFE*", "best peer", "peer NFE*", "ratio"]
+    q_rows = [queries_row_cells(e) for e in queries]
     md = [
         f"# scorelab benchmark report\n\n{count} stored runs; score error {score_error}.\n",
+        "## Queries to reach an error (NFE*; ratio = scorelab / best peer, < 1: fewer queries)\n",
+        "NFE*(ε) interpolated in log–log on each method's ladder of oracle-counted NFE; ε in "
+        "multiples of the target's finite-sample floor; '> max' = not reached in the suite.\n",
+        "| " + " | ".join(q_header) + " |",
+        "|" + "---|" * len(q_header),
+        *("| " + " | ".join(r) + " |" for r in q_rows),
+        "",
         "## Best per NFE (ratio = scorelab / best peer; < 1 means scorelab is better)\n",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -153,6 +163,10 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in table_rows
     )
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    q_cells = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in q_rows
+    )
+    q_heads = "".join(f"<th>{html.escape(h)}</th>" for h in q_header)
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img src='{n}' alt='{html.escape(t)}'>" for t, n in figures
     )
@@ -161,7 +175,8 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "<style>body{font-family:sans-serif;max-width:960px;margin:auto}td,th{padding:2px 8px}"
         "table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}</style></head>"
         f"<body><h1>scorelab benchmark report</h1><p>{count} stored runs; score error "
-        f"{score_error}.</p><h2>Best per NFE</h2><table><tr>{heads}</tr>{cells}</table>{imgs}"
+        f"{score_error}.</p><h2>Queries to reach an error (NFE*)</h2><table><tr>{q_heads}</tr>"
+        f"{q_cells}</table><h2>Best per NFE</h2><table><tr>{heads}</tr>{cells}</table>{imgs}"
         "</body></html>"
     )
     return md_path
