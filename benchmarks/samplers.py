@@ -22,19 +22,14 @@ import torch
 from _readme import machine, write_readme_block
 from _timing import run_times
 from scorelab.compat.k_diffusion import KDiffusionUnavailable, load_sampling
+from scorelab.methods import K_DIFFUSION_COUNTERPARTS
 from scorelab.metrics import atom_histogram_metrics
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import karras
 from scorelab.targets import get_target
 
-PAIRS = {  # scorelab name -> (k-diffusion function, scorelab options, k-diffusion options)
-    "euler": ("sample_euler", {}, {}),
-    "heun": ("sample_heun", {}, {}),
-    "dpm_2": ("sample_dpm_2", {}, {}),
-    "dpmpp_2m": ("sample_dpmpp_2m", {}, {}),
-    "dpmpp_3m": ("sample_dpmpp_3m_sde", {"warm_start": False}, {"eta": 0.0}),
-    "dpmpp_2m_sde": ("sample_dpmpp_2m_sde", {}, {}),
-}
+#: scorelab name -> (k-diffusion function, scorelab options, k-diffusion options)
+PAIRS = K_DIFFUSION_COUNTERPARTS
 
 
 def trivial(x, sigma):

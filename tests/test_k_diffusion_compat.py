@@ -13,6 +13,7 @@ import torch
 
 from scorelab import processes
 from scorelab.compat.k_diffusion import KDiffusionUnavailable, k_diffusion_sampler, load_sampling
+from scorelab.methods import K_DIFFUSION_COUNTERPARTS
 from scorelab.oracles import CountingOracle
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import karras
@@ -24,11 +25,11 @@ except KDiffusionUnavailable as err:  # pragma: no cover - depends on the enviro
     pytest.skip(f"k-diffusion unavailable: {err}", allow_module_level=True)
 
 TARGET = Discrete.random_code(32, 6, scale=2.0, seed=0)
+#: the deterministic counterparts of the method registry (same update, no noise)
 PAIRS = [
-    ("euler", "sample_euler", {}),
-    ("heun", "sample_heun", {}),
-    ("dpm_2", "sample_dpm_2", {}),
-    ("dpmpp_2m", "sample_dpmpp_2m", {}),
+    (ours, theirs, opts)
+    for ours, (theirs, opts, their_opts) in K_DIFFUSION_COUNTERPARTS.items()
+    if not their_opts and ours != "dpmpp_2m_sde"
 ]
 
 

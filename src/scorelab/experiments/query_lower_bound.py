@@ -49,7 +49,6 @@ import torch
 from scipy import stats
 
 from ..oracles import CountingOracle
-from ..samplers import SAMPLERS
 from ..schedules import append_zero, get_schedule
 from ..targets import GaussianMixture
 from ._registry import Experiment, register
@@ -245,11 +244,12 @@ class HidingOracle:
 
 
 def _sampler_fn(name: str):
-    if name.startswith("sample_"):
-        from ..compat.k_diffusion import k_diffusion_sampler
+    """A sampler of the run by its row name: a scorelab sampler, or ``sample_NAME`` for
+    k-diffusion's (the method registry's ``k-diffusion:NAME``)."""
+    from ..methods import get_method
 
-        return k_diffusion_sampler(name)
-    return SAMPLERS[name]
+    peer = name.removeprefix("sample_")
+    return get_method(f"k-diffusion:{peer}" if peer != name else f"scorelab:{name}").sampler
 
 
 def _measure(target, denoiser, name: str, schedule: str, k: int, cfg) -> tuple[float, int, int]:
