@@ -104,7 +104,7 @@ def demo(
 
 @app.command()
 def bench(
-    suite: str = typer.Option("quick", help="quick | standard | path to a suite .toml"),
+    suite: str = typer.Option("quick", help="quick | standard | digits | path to a suite .toml"),
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file (resumable)"),
     workers: int = typer.Option(2, min=1, help="local worker processes"),
     executor: str = typer.Option("local", help="local | ray"),
@@ -112,6 +112,11 @@ def bench(
     score_error: float = typer.Option(0.0, help="score-error level for the summary table"),
     log_cells: bool = typer.Option(False, help="print 'done KEY' as each cell is stored"),
     retry_failed: bool = typer.Option(False, help="rerun the cells that failed before"),
+    model: str = typer.Option(
+        None,
+        help="a scorelab checkpoint (`scorelab train`): run the suite's methods on this model "
+        "instead of its targets (digits models: FD; 2-D toys: sliced W2 to held-out data)",
+    ),
 ) -> None:
     """Run a benchmark suite (skipping finished cells) and print the best-per-NFE table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -120,6 +125,8 @@ def bench(
 
     try:
         spec = load_suite(suite)
+        if model is not None:
+            spec = spec.with_model(model)
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     if smoke():

@@ -126,7 +126,11 @@ def _scorelab_grid(k, schedule, lo, hi, curve):
     if schedule in LOSS_SCHEDULES:  # built from the target's mmse curve (oracle or measured)
         if curve is None:
             raise ValueError(f"schedule {schedule!r} needs an mmse curve")
-        grid = LOSS_SCHEDULES[schedule](k, curve(), lo, hi, num_candidates=800, final_zero=True)
+        c = curve()
+        sigma = getattr(c, "sigma", None)  # a measured LossCurve: stay where it was observed
+        if sigma is not None:
+            lo, hi = max(lo, float(sigma[0])), min(hi, float(sigma[-1]))
+        grid = LOSS_SCHEDULES[schedule](k, c, lo, hi, num_candidates=800, final_zero=True)
     else:
         grid = get_schedule(schedule, k, lo, hi, final_zero=True)
     return grid.to(torch.float32), k + 1

@@ -78,6 +78,18 @@ class Suite:
     cells: tuple[Cell, ...]
     source: str
 
+    def with_model(self, path: str | Path) -> Suite:
+        """The suite's methods × budgets × seeds on the checkpoint ``path`` instead of its
+        targets (``scorelab bench --model``): every cell's target becomes ``model:PATH``."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint at {path}")
+        keep = {}
+        for c in self.cells:  # one cell per method, schedule, budget, seed and error
+            cell = replace(c, target=f"model:{path}")
+            keep.setdefault(cell.key(), cell)
+        return Suite(f"{self.name}@{path.name}", tuple(keep.values()), self.source)
+
     def smoke(self) -> Suite:
         """The seconds-sized version of the suite (``SCORELAB_SMOKE=1``): its first two targets,
         first NFE budget, seed and score error, 64 samples per cell; every method kept."""
@@ -130,7 +142,9 @@ def load_suite(name_or_path: str) -> Suite:
     else:
         shipped = resources.files("scorelab.bench") / "suites" / f"{name_or_path}.toml"
         if not shipped.is_file():
-            raise ValueError(f"unknown suite {name_or_path!r}; use quick, standard or a .toml file")
+            raise ValueError(
+                f"unknown suite {name_or_path!r}; use quick, standard, digits or a .toml file"
+            )
         text, source = shipped.read_text(), f"{name_or_path} (shipped)"
     try:
         data = tomllib.loads(text)
@@ -166,8 +180,11 @@ def _expand(data: dict, source: str) -> list[Cell]:
         )
     targets = [t.get("name") for t in data["targets"]]
     for t in targets:
-        if t not in PRESETS:
-            _fail(source, f"unknown target {t!r}; choose from {sorted(PRESETS)}")
+        if isinstance(t, str) and t.startswith("model:"):
+            if not Path(t[len("model:") :]).is_file():
+                _fail(source, f"target {t!r}: no checkpoint at {t[len('model:') :]}")
+        elif t not in PRESETS:
+            _fail(source, f"unknown target {t!r}; choose from {sorted(PRESETS)} or model:PATH")
     methods: list[tuple[str, str]] = []
     for s in data.get("samplers", []):
         if s not in SAMPLERS:

@@ -25,6 +25,7 @@ from ..schedules import LOSS_SCHEDULES
 from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
 from .config import Cell
+from .model_target import is_model_target, model_target
 from .store import ResultRow
 
 __all__ = ["run_cell", "run_cells", "versions"]
@@ -32,6 +33,8 @@ __all__ = ["run_cell", "run_cells", "versions"]
 
 @cache
 def _target(name: str) -> Target:
+    if is_model_target(name):
+        return model_target(name)
     return get_target(name)
 
 
@@ -43,7 +46,14 @@ CURVE_CACHE_ENV = "SCORELAB_CURVE_CACHE"
 @cache
 def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
     """The target's mmse curve (for oracle-LAS and exact D): cached per process, and on disk
-    where ``$SCORELAB_CURVE_CACHE`` names a folder, so workers and reruns share one computation."""
+    where ``$SCORELAB_CURVE_CACHE`` names a folder, so workers and reruns share one computation.
+    A model target has no mmse: its recorded training loss curve (made monotone) stands in for
+    the loss-curve schedules."""
+    if is_model_target(name):
+        curve = _target(name).loss_curve
+        if curve is None:
+            raise ValueError(f"{name} has no recorded loss curve for a loss-curve schedule")
+        return curve.monotone()
     return mmse_curve(
         _target(name),
         sigma_min,
@@ -58,6 +68,8 @@ def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
 def needs_curve(cell: Cell) -> bool:
     """Whether the cell reads the target's Monte-Carlo mmse curve (a loss-curve grid or exact
     D)."""
+    if is_model_target(cell.target):
+        return cell.schedule in LOSS_SCHEDULES
     uses = cell.schedule in LOSS_SCHEDULES or cell.method == "scorelab:ddpm"
     return uses and not _target(cell.target).mmse_is_exact
 
@@ -120,7 +132,7 @@ def run_cell(cell: Cell) -> dict:
     out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
     steps, sigmas, exact_d = plan.steps, plan.sigmas, None
-    if cell.method == "scorelab:ddpm":
+    if cell.method == "scorelab:ddpm" and not is_model_target(cell.target):
         curve = (
             target
             if isinstance(target, Gaussian)
