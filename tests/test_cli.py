@@ -141,3 +141,20 @@ def test_train_then_las_from_the_checkpoint(tmp_path):
     assert r.exit_code != 0 and "no checkpoint" in r.output
     r = runner.invoke(app, ["train", "--data", "cifar", "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "unknown data set 'cifar'" in r.output
+
+
+def test_schedule_ays_opt_from_a_target_exports_json():
+    import json
+
+    from typer.testing import CliRunner
+
+    from scorelab.cli import app
+
+    r = CliRunner().invoke(
+        app, ["schedule", "ays-opt", "--target", "gaussian-16", "-k", "5", "--format", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert len(out["sigmas"]) == 6 and out["klub_history"][-1] < out["klub_history"][0]
+    r = CliRunner().invoke(app, ["schedule", "ays-opt", "-k", "5"])
+    assert r.exit_code == 2 and "exactly one of --target NAME or --model CKPT" in r.output

@@ -248,7 +248,8 @@ def _fail(message: str) -> None:
 def schedule(
     name: str = typer.Argument(
         None,
-        help=f"schedule: {', '.join(SCHEDULES)}, or from a loss curve: {', '.join(LOSS_SCHEDULES)}",
+        help=f"schedule: {', '.join(SCHEDULES)}; from a loss curve: {', '.join(LOSS_SCHEDULES)}; "
+        "ays-opt (Align Your Steps optimised on --target/--model samples)",
     ),
     steps: int = typer.Option(10, "--steps", "-k", min=1, help="number of steps K"),
     sigma_min: float = typer.Option(None, help="smallest σ (default 0.002)"),
@@ -302,7 +303,7 @@ def schedule(
         _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
     if list_:
         console.print(
-            ", ".join([*SCHEDULES, *LOSS_SCHEDULES])
+            ", ".join([*SCHEDULES, *LOSS_SCHEDULES, "ays-opt"])
             + "  (aliases: "
             + ", ".join(f"{a}={b}" for a, b in ALIASES.items())
             + ")"
@@ -328,7 +329,25 @@ def schedule(
         lo = 0.002 if sigma_min is None else sigma_min
         hi = 80.0 if sigma_max is None else sigma_max
         meta: dict = {"name": name, "steps": steps}
-        if name in LOSS_SCHEDULES:
+        if name == "ays-opt":
+            from .curves import ays_optimized_schedule
+
+            built = ays_optimized_schedule(
+                steps,
+                model=model,
+                target=target,
+                sigma_min=lo,
+                sigma_max=hi,
+                final_zero=final_zero,
+                status=console.status,
+            )
+            sigmas, meta = built.sigmas, {**meta, **built.meta}
+            if fmt == "table":
+                console.print(
+                    f"KLUB {built.meta['klub_history'][0]:.4g} (EDM ρ=7 start) -> "
+                    f"{built.meta['klub_history'][-1]:.4g}"
+                )
+        elif name in LOSS_SCHEDULES:
             from .curves import loss_curve_schedule
 
             built = loss_curve_schedule(

@@ -28,7 +28,7 @@ from .loss_curve import LossCurve
 from .schedules import LOSS_SCHEDULES
 from .theory import InformationCurve
 
-__all__ = ["CurveSchedule", "loss_curve_schedule", "model_loss_curve"]
+__all__ = ["CurveSchedule", "ays_optimized_schedule", "loss_curve_schedule", "model_loss_curve"]
 
 
 @dataclass(frozen=True)
@@ -153,3 +153,42 @@ def _target_schedule(name, steps, target, lo, hi, candidates, final_zero, status
                 steps, curve, lo, hi, num_candidates=num_candidates, final_zero=final_zero
             )
     return CurveSchedule(sigmas, curve, lo, hi, {"oracle_target": target})
+
+
+def ays_optimized_schedule(
+    steps: int,
+    *,
+    model: str | None = None,
+    target: str | None = None,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    num_samples: int = 512,
+    final_zero: bool = False,
+    status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
+) -> CurveSchedule:
+    """Align Your Steps optimised (:func:`scorelab.schedules.optimize_ays`) for a checkpoint
+    (on ``num_samples`` points of its training data) or a built-in target (on as many of its
+    exact samples); ``curve`` of the result holds the KLUB history (an array)."""
+    from .schedules import optimize_ays
+
+    if (model is None) == (target is None):
+        raise ValueError("ays-opt needs exactly one of --target NAME or --model CKPT")
+    if model is not None:
+        from .data import load_dataset
+        from .models import load_checkpoint
+
+        denoiser, meta = load_checkpoint(model)
+        data = load_dataset(meta["info"]["config"]["data"], "train")[:num_samples]
+        samples, source = torch.as_tensor(data), {"model": model}
+    else:
+        from .targets import get_target
+
+        denoiser = get_target(target)
+        samples = denoiser.sample(num_samples, torch.Generator().manual_seed(0))
+        source = {"target": target}
+    with status(f"Align Your Steps: KLUB coordinate descent on {num_samples} samples"):
+        sigmas, result = optimize_ays(
+            denoiser, samples, steps, sigma_min, sigma_max, final_zero=final_zero
+        )
+    meta = {**source, "klub_history": [float(h) for h in result.history]}
+    return CurveSchedule(sigmas, np.asarray(result.history), sigma_min, sigma_max, meta)

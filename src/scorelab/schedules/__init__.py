@@ -1,7 +1,8 @@
 """Noise-level schedules: decreasing σ grids σ_max = σ_0 > … > σ_K = σ_min (+ optional final 0).
 
 Heuristics (``heuristic``), the Loss-Adaptive Schedule (``las``), entropic time and the
-saturating-information schedule (``information``) and import/export (``export``).
+saturating-information schedule (``information``), Align Your Steps optimised on samples
+(``ays``: :func:`optimize_ays`) and import/export (``export``).
 :data:`SCHEDULES` maps names to the heuristic schedules (:func:`get_schedule` builds one by name),
 :data:`LOSS_SCHEDULES` to the schedules built from a loss curve.
 """
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 import torch
 
+from .ays import ays_klub, optimize_ays
 from .export import load_schedule, save_schedule, to_diffusers, to_k_diffusion
 from .heuristic import (
     AYS_SD15_SIGMAS,
@@ -107,6 +109,7 @@ __all__ = [
     "SCHEDULES",
     "align_your_steps",
     "append_zero",
+    "ays_klub",
     "check_sigmas",
     "cosine",
     "ddpm_respaced",
@@ -120,6 +123,7 @@ __all__ = [
     "las_schedule",
     "load_schedule",
     "log_snr_uniform",
+    "optimize_ays",
     "oracle_las",
     "path_dp",
     "polyexponential",
