@@ -171,6 +171,7 @@ def ays_optimized_schedule(
     exact samples); ``curve`` of the result holds the KLUB history (an array)."""
     from .schedules import optimize_ays
 
+    num_samples = smoke_scaled(num_samples, 64)
     if (model is None) == (target is None):
         raise ValueError("ays-opt needs exactly one of --target NAME or --model CKPT")
     if model is not None:
@@ -188,7 +189,15 @@ def ays_optimized_schedule(
         source = {"target": target}
     with status(f"Align Your Steps: KLUB coordinate descent on {num_samples} samples"):
         sigmas, result = optimize_ays(
-            denoiser, samples, steps, sigma_min, sigma_max, final_zero=final_zero
+            denoiser,
+            samples,
+            steps,
+            sigma_min,
+            sigma_max,
+            sweeps=smoke_scaled(12, 1),
+            candidates=smoke_scaled(12, 3),
+            nodes=smoke_scaled(4, 2),
+            final_zero=final_zero,
         )
     meta = {**source, "klub_history": [float(h) for h in result.history]}
     return CurveSchedule(sigmas, np.asarray(result.history), sigma_min, sigma_max, meta)
