@@ -350,3 +350,22 @@ def test_queries_row_cells_bounds_a_ratio_reached_at_the_first_nfe():
     ours = {**base, "scorelab_nfe": 5.0, "peer_nfe": 9.6, "ratio": 5 / 9.6}
     ours.update(scorelab_at_start=True, peer_at_start=False)
     assert queries_row_cells(ours)[-1] == "≤ 0.52"
+
+
+def test_exact_kl_column_is_the_floor_free_fit_kl_on_gaussians():
+    """The exact KL(output ‖ data) of a scorelab sampler on a centred Gaussian (coefficient
+    tracking) is what the fitted-Gaussian KL estimates: they agree within a few floors, and the
+    column is empty where the law is not exact (peers, atoms, injected error, accel_sde)."""
+    from scorelab.bench.store import COLUMNS
+
+    assert "exact_kl" in COLUMNS
+
+    def cell(method, target="gaussian-16", error=0.0, schedule="log-snr"):
+        return run_cell(Cell(target, method, schedule, 10, 0, error, 20_000, 0.002, 80.0))
+
+    row = cell("scorelab:dpmpp_2m")
+    assert row["exact_kl"] > 0 and abs(row["error"] - row["exact_kl"]) < 3 * row["floor"]
+    assert cell("k-diffusion:euler", schedule="karras")["exact_kl"] is None
+    assert cell("scorelab:accel_sde")["exact_kl"] is None
+    assert cell("scorelab:ddpm", error=0.1)["exact_kl"] is None
+    assert cell("scorelab:ddpm", target="atoms64-r8")["exact_kl"] is None

@@ -155,6 +155,22 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
     ]
     md += ["| " + " | ".join(r) + " |" for r in table_rows]
     md.append("")
+    exact = store.query(
+        """SELECT target, nfe_budget, arg_min(method || ' / ' || schedule, kl), min(kl) FROM (
+               SELECT target, nfe_budget, method, schedule, avg(exact_kl) AS kl FROM results
+               WHERE exact_kl IS NOT NULL AND score_error = ? GROUP BY ALL)
+           GROUP BY target, nfe_budget ORDER BY target, nfe_budget""",
+        [score_error],
+    )
+    if exact:
+        md += [
+            "## Floor-free: exact KL(output ‖ data) on Gaussian targets (scorelab samplers)\n",
+            "Coefficient tracking of the output law (`scorelab.exact`), no sampling floor.\n",
+            "| target | NFE | best (sampler / schedule) | exact KL |",
+            "|---|---|---|---|",
+            *(f"| {t} | {n} | {m} | {kl:.4g} |" for t, n, m, kl in exact),
+            "",
+        ]
     for title, name in figures:
         md += [f"## {title}\n", f"![{title}]({name})\n"]
     md_path = out / "report.md"

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from functools import cache
 
+import numpy as np
 import torch
 
 from .. import __version__
@@ -139,7 +140,37 @@ def run_cell(cell: Cell) -> dict:
             else _curve(cell.target, cell.sigma_min, cell.sigma_max)
         )
         exact_d = float(discretization_error(sigmas.double().numpy(), curve))
-    return _row(cell, target, oracle, out, steps, wall, exact_d)
+    return _row(cell, target, oracle, out, steps, wall, exact_d, _exact_kl(cell, target, sigmas))
+
+
+#: samplers whose output law the coefficient tracking of :mod:`scorelab.exact` gives exactly
+#: (``accel_sde`` runs with its per-sample limiter, which is not linear)
+_NOT_LINEAR = {"scorelab:accel_sde"}
+
+
+def _exact_kl(cell: Cell, target, sigmas) -> float | None:
+    """Floor-free: the exact KL(output law ‖ data law) of a scorelab sampler on a centred
+    Gaussian target with the exact score — the quantity the ``fit_kl`` column estimates from
+    samples, without its floor (output covariance by coefficient tracking,
+    :func:`scorelab.exact.gaussian_output_law`). None elsewhere (other targets, peers, injected
+    score error, non-linear samplers)."""
+    method = get_method(cell.method)
+    if (
+        method.is_peer
+        or cell.score_error > 0
+        or cell.method in _NOT_LINEAR
+        or not isinstance(target, Gaussian)
+        or bool((target.data_mean != 0).any())
+    ):
+        return None
+    from ..exact import gaussian_output_law
+    from ..metrics import gaussian_kl
+
+    grid = sigmas.double()
+    cov = gaussian_output_law(method.name, target, grid).numpy()
+    data = target.covariance + float(grid[-1]) ** 2 * np.eye(target.dim)
+    zero = np.zeros(target.dim)
+    return gaussian_kl(zero, 0.5 * (cov + cov.T), zero, data)
 
 
 def _row(
@@ -150,6 +181,7 @@ def _row(
     steps: int,
     wall: float,
     exact_d: float | None,
+    exact_kl: float | None = None,
 ) -> dict:
     if not torch.isfinite(out).all():
         raise FloatingPointError(f"{cell.method} produced non-finite samples on {cell.target}")
@@ -172,6 +204,7 @@ def _row(
         floor=floor,
         sw2=sw2,
         exact_d=exact_d,
+        exact_kl=exact_kl,
         wall_time=wall,
         config=dict(cell.__dict__),
         versions=versions(),

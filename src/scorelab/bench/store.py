@@ -15,8 +15,9 @@ import duckdb
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "ResultRow", "ResultStore"]
 
 #: version of the ``results`` schema, stored in the file's ``meta`` table. 1: files written
-#: before the version was recorded (their missing columns are added on open); 2: this layout.
-SCHEMA_VERSION = 2
+#: before the version was recorded; 2: versioned; 3: + ``exact_kl``. Opening an older file adds
+#: the columns it lacks (empty).
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class ResultRow:
     config: dict
     versions: dict
     suite: str | None = None
+    #: exact KL(data ‖ output) on centred Gaussian targets (scorelab samplers, exact score)
+    exact_kl: float | None = None
 
 
 _SQL_TYPES = {"str": "VARCHAR", "bool": "BOOLEAN", "int": "INTEGER", "float": "DOUBLE"}
