@@ -28,24 +28,21 @@ from scorelab.bench.report import best_row_cells, write_report
 MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE"}
 
 
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
 def best_table(best: list[dict]) -> str:
-    lines = [
-        "| target | NFE | metric | scorelab best (sampler / schedule) | error | best peer "
-        "(library:sampler / schedule) | error | ratio | floor |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines += ["| " + " | ".join(best_row_cells(e)) + " |" for e in best]
-    return "\n".join(lines)
+    header = ["target", "NFE", "metric", "scorelab best (sampler / schedule)", "error"]
+    header += ["best peer (library:sampler / schedule)", "error", "ratio", "floor"]
+    return markdown_table(header, [best_row_cells(e) for e in best])
 
 
 def queries_table(queries: list[dict]) -> str:
-    lines = [
-        "| target | ε | scorelab best (sampler / schedule) | NFE* | best peer "
-        "(library:sampler / schedule) | NFE* | ratio |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += ["| " + " | ".join(queries_row_cells(e)) + " |" for e in queries]
-    return "\n".join(lines)
+    header = ["target", "ε", "scorelab best (sampler / schedule)", "NFE*"]
+    header += ["best peer (library:sampler / schedule)", "NFE*", "ratio"]
+    return markdown_table(header, [queries_row_cells(e) for e in queries])
 
 
 def main() -> None:
