@@ -467,7 +467,24 @@ def exponent_table(rows: list[dict]) -> str:
     )
 
 
-summary_rows = summary_text_rows
+def summary_rows(summary: dict) -> list[tuple[str, str, str]]:
+    """Compact text rows: per case the fewest queries per d and the exponent b; the distinct
+    levels only where they differ from the queries, the schedules only where they vary."""
+    compact: dict = {}
+    for case, res in summary.items():
+        keep = {
+            k: v for k, v in res.items() if k not in ("distinct levels per d", "schedule per d")
+        }
+        if res.get("distinct levels per d") != res.get("fewest queries per d"):
+            keep["distinct levels per d"] = res.get("distinct levels per d")
+        parts = str(res.get("schedule per d", "")).split()
+        schedules = {p.split(":", 1)[1] for p in parts if ":" in p}
+        if len(schedules) > 1:
+            keep["schedule per d"] = res["schedule per d"]
+        if res.get("exponent of distinct levels") == res.get("exponent b (queries ∝ d^b)"):
+            keep.pop("exponent of distinct levels", None)
+        compact[case] = keep
+    return summary_text_rows(compact)
 
 
 def query_lower_bound_figure(rows: list[dict], path: str | Path) -> Path:
