@@ -495,12 +495,15 @@ def query_lower_bound_figure(rows: list[dict], path: str | Path) -> Path:
         dict.fromkeys(r.get("oracle", "exact") for r in rows if r["kind"] == "fewest")
     ) or ["exact"]
     fig, axes = plt.subplots(1, len(oracles), figsize=(4.6 * len(oracles), 4), squeeze=False)
+    names = list(dict.fromkeys(r["sampler"] for r in rows if r["kind"] == "fewest"))
+    color = {n: f"C{i % 10}" for i, n in enumerate(names)}  # one colour per sampler, all panels
     for ax, oracle in zip(axes[0], oracles, strict=True):
         best = {key: r["queries"] for key, r in fewest_per_dim(rows, oracle).items()}
         for sampler in dict.fromkeys(s for s, _ in best):
             pts = sorted((d, q) for (s, d), q in best.items() if s == sampler)
             d, q = np.array(pts).T
-            ax.plot(d, q, "--s" if sampler.startswith("sample_") else "-o", ms=4, label=sampler)
+            style = "--s" if sampler.startswith("sample_") else "-o"
+            ax.plot(d, q, style, ms=4, label=sampler, color=color[sampler])
         if best:
             dims = np.array(sorted({d for _, d in best}), dtype=float)
             ref = min(best.values()) * np.sqrt(dims / dims[0])
