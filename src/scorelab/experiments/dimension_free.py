@@ -44,6 +44,7 @@ __all__ = [
     "DimensionFreeConfig",
     "dimension_free_figure",
     "entropy_weights",
+    "fewest_log_snr_steps",
     "run_dimension_free",
     "steps_table",
     "summarize",
@@ -107,22 +108,29 @@ def _target(geometry: str, entropy: float, dim: int, cfg: DimensionFreeConfig) -
     raise ValueError(f"unknown geometry {geometry!r}; expected 'random-code' or 'subspace'")
 
 
-def _steps_to(curve, cfg: DimensionFreeConfig, limit: int = 4096) -> int:
-    """Smallest K (bisection; D decreases in K) with D(log-SNR-uniform K) ≤ d_target."""
+def fewest_log_snr_steps(
+    error, target: float, sigma_min: float, sigma_max: float, limit: int
+) -> int:
+    """Smallest K (bisection; ``error`` of the log-SNR-uniform K-step grid decreases in K) with
+    error ≤ ``target``; ``limit`` when even ``limit`` steps miss it."""
 
-    def d_at(k: int) -> float:
-        return discretization_error(log_snr_uniform(k, cfg.sigma_min, cfg.sigma_max), curve)
+    def ok(k: int) -> bool:
+        return error(log_snr_uniform(k, sigma_min, sigma_max).numpy()) <= target
 
-    if d_at(limit) > cfg.d_target:
+    if not ok(limit):
         return limit
     lo, hi = 1, limit
     while lo < hi:
         mid = (lo + hi) // 2
-        if d_at(mid) <= cfg.d_target:
-            hi = mid
-        else:
-            lo = mid + 1
+        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
     return lo
+
+
+def _steps_to(curve, cfg: DimensionFreeConfig, limit: int = 4096) -> int:
+    """Smallest K with D(log-SNR-uniform K) ≤ d_target."""
+    return fewest_log_snr_steps(
+        lambda g: discretization_error(g, curve), cfg.d_target, cfg.sigma_min, cfg.sigma_max, limit
+    )
 
 
 def run_dimension_free(cfg: DimensionFreeConfig, on_row=None) -> list[dict]:

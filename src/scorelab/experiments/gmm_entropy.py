@@ -52,10 +52,15 @@ from scipy import stats
 from ..samplers import SAMPLERS
 from ..schedules import log_snr_uniform
 from ..targets import GaussianMixture
-from ..theory import InformationCurve, discretization_error, gaussian_discretization_error
+from ..theory import (
+    InformationCurve,
+    asymptotic_optimal_discretization,
+    discretization_error,
+    gaussian_discretization_error,
+)
 from ._registry import Experiment, register
 from ._text import summary_text_rows
-from .dimension_free import entropy_weights
+from .dimension_free import entropy_weights, fewest_log_snr_steps
 from .figures import pyplot
 
 __all__ = [
@@ -158,26 +163,17 @@ def _latent_curve(target: GaussianMixture, sigma_max: float, cfg: GmmEntropyConf
 
 
 def _fewest_steps(error, cfg: GmmEntropyConfig, sigma_max: float) -> int | None:
-    """Smallest K with error(log-SNR-uniform K) ≤ δ (D decreases in K), None beyond max_steps."""
-
-    def ok(k: int) -> bool:
-        return error(log_snr_uniform(k, cfg.sigma_min, sigma_max).numpy()) <= cfg.delta
-
-    if not ok(cfg.max_steps):
-        return None
-    lo, hi = 1, cfg.max_steps
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if ok(mid) else (mid + 1, hi)
-    return lo
+    """Smallest log-SNR-uniform K with error ≤ δ, None beyond max_steps."""
+    k = fewest_log_snr_steps(error, cfg.delta, cfg.sigma_min, sigma_max, cfg.max_steps)
+    if k < cfg.max_steps:
+        return k
+    grid = log_snr_uniform(k, cfg.sigma_min, sigma_max).numpy()
+    return k if error(grid) <= cfg.delta else None  # the limit itself: met, or missed
 
 
 def _las_steps(curve: InformationCurve, cfg: GmmEntropyConfig) -> float:
-    """K*_LAS = J²/4δ from the LAS optimum D ≈ J²/4K
-    (as in ``theory.asymptotic_optimal_discretization``)."""
-    g = np.exp(curve.log_snr)
-    j = float((np.sqrt(np.abs(np.diff(curve.values) / np.diff(g))) * np.diff(g)).sum())
-    return j**2 / (4 * cfg.delta)
+    """K*_LAS = J²/4δ from the LAS optimum D ≈ J²/4K (so K* = D(K = 1)/δ)."""
+    return asymptotic_optimal_discretization(curve, 1) / cfg.delta
 
 
 def latent_label_tv(samples: torch.Tensor, target: GaussianMixture, sigma: float) -> float:

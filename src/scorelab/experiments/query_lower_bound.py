@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from .._validation import check_positive_scalar
 from ..oracles import CountingOracle
 from ..schedules import append_zero, get_schedule
 from ..targets import GaussianMixture
@@ -187,8 +188,7 @@ class HidingOracle:
             raise ValueError("HidingOracle needs a zero-mean isotropic Gaussian mixture")
         if kind not in ("erase", "oscillate"):
             raise ValueError(f"unknown hiding kind {kind!r}; expected 'erase' or 'oscillate'")
-        if not (math.isfinite(epsilon) and epsilon >= 0):
-            raise ValueError(f"epsilon must be finite and >= 0, got {epsilon}")
+        epsilon = check_positive_scalar("epsilon", epsilon, allow_zero=True)
         self.target, self.epsilon, self.kind = target, float(epsilon), kind
         self.frequency = math.sqrt(target.dim) if frequency is None else float(frequency)
         self._w = np.asarray(target.weights, dtype=np.float64)
