@@ -1,5 +1,6 @@
 """Align Your Steps, optimised (``scorelab.schedules.optimize_ays``) on gaussian-16: the KLUB
-(fresh noise) and the exact D of the optimised grid against EDM ρ = 7 and log-SNR, K = 10 and 20.
+(fresh noise) and the exact D of the optimised grid against EDM ρ = 7, log-SNR and oracle-LAS (the
+exact minimiser of D), K = 10 and 20.
 
     python benchmarks/ays_gaussian.py
 """
@@ -10,7 +11,7 @@ import time
 
 import torch
 
-from scorelab.schedules import ays_klub, karras, log_snr_uniform, optimize_ays
+from scorelab.schedules import ays_klub, karras, log_snr_uniform, optimize_ays, oracle_las
 from scorelab.targets import get_target
 from scorelab.theory import discretization_error
 
@@ -28,6 +29,7 @@ def main() -> None:
             ("optimised", opt),
             ("EDM ρ=7", karras(k)),
             ("log-SNR", log_snr_uniform(k)),
+            ("oracle-LAS", oracle_las(target, k)),
         ):
             klub = ays_klub(target, x0, grid, seed=5)
             d = discretization_error(grid.numpy(), target)

@@ -25,6 +25,8 @@ class Experiment:
     label: a one-line progress label of a row.
     claim: the claim tested, with its paper.
     extra_table: optional rows → markdown table for the README.
+    row_key: optional row → hashable identity, so rows of several partial runs can be merged
+        (the first run's row wins).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Experiment:
     label: Callable[[dict], str]
     claim: str
     extra_table: Callable[[list[dict]], str] | None = None
+    row_key: Callable[[dict], object] | None = None
 
 
 #: name -> experiment, filled by the modules' :func:`register` calls

@@ -533,5 +533,12 @@ EXPERIMENT = register(
         ),
         claim="score queries and distinct noise levels grow like √d (2604.10857)",
         extra_table=exponent_table,
+        row_key=lambda r: (
+            r["kind"],
+            r.get("dim"),
+            r["sampler"],
+            r.get("schedule"),
+            r.get("oracle"),
+        ),
     )
 )
