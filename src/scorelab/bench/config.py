@@ -27,6 +27,7 @@ from ..methods import KD_SCHEDULES, METHODS, get_method
 from ..samplers import SAMPLERS
 from ..schedules import ALIASES, LOSS_SCHEDULES, SCHEDULES
 from ..targets import PRESETS
+from .model_target import MODEL_PREFIX, is_model_target
 
 __all__ = ["KD_PEERS", "KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
 
@@ -86,7 +87,7 @@ class Suite:
             raise FileNotFoundError(f"no checkpoint at {path}")
         keep = {}
         for c in self.cells:  # one cell per method, schedule, budget, seed and error
-            cell = replace(c, target=f"model:{path}")
+            cell = replace(c, target=f"{MODEL_PREFIX}{path}")
             keep.setdefault(cell.key(), cell)
         return Suite(f"{self.name}@{path.name}", tuple(keep.values()), self.source)
 
@@ -180,9 +181,9 @@ def _expand(data: dict, source: str) -> list[Cell]:
         )
     targets = [t.get("name") for t in data["targets"]]
     for t in targets:
-        if isinstance(t, str) and t.startswith("model:"):
-            if not Path(t[len("model:") :]).is_file():
-                _fail(source, f"target {t!r}: no checkpoint at {t[len('model:') :]}")
+        if isinstance(t, str) and is_model_target(t):
+            if not Path(t[len(MODEL_PREFIX) :]).is_file():
+                _fail(source, f"target {t!r}: no checkpoint at {t[len(MODEL_PREFIX) :]}")
         elif t not in PRESETS:
             _fail(source, f"unknown target {t!r}; choose from {sorted(PRESETS)} or model:PATH")
     methods: list[tuple[str, str]] = []
