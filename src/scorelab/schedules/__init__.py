@@ -2,7 +2,9 @@
 
 Heuristics (``heuristic``), the Loss-Adaptive Schedule (``las``), entropic time and the
 saturating-information schedule (``information``), Align Your Steps optimised on samples
-(``ays``: :func:`optimize_ays`) and import/export (``export``).
+(``ays``: :func:`optimize_ays`), the Gaussian-surrogate step schedule (``surrogate``), the rule
+that picks one for a sampler (``recommend``: :func:`recommended_schedule`) and import/export
+(``export``).
 :data:`SCHEDULES` maps names to the heuristic schedules (:func:`get_schedule` builds one by name),
 :data:`LOSS_SCHEDULES` to the schedules built from a loss curve.
 """
@@ -33,10 +35,13 @@ from .heuristic import (
 from .information import (
     entropic_schedule,
     information_las_schedule,
+    multistep_information_las_schedule,
     path_dp,
     saturating_schedule,
 )
 from .las import las_dp, las_objective, las_schedule, oracle_las
+from .recommend import RECOMMENDED, recommended_schedule
+from .surrogate import gaussian_step_schedule
 
 
 def _respaced(spacing: str) -> Callable[..., torch.Tensor]:
@@ -80,8 +85,10 @@ SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
 LOSS_SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
     "las": las_schedule,
     "info-las": information_las_schedule,
+    "info-las-ms": multistep_information_las_schedule,
     "entropic": entropic_schedule,
     "sat-info": saturating_schedule,
+    "gauss-step": gaussian_step_schedule,
 }
 #: k-diffusion's names for the same grids
 ALIASES = {"vp": "uniform-t", "exponential": "log-snr", "edm": "karras"}
@@ -106,6 +113,7 @@ __all__ = [
     "ALIASES",
     "AYS_SD15_SIGMAS",
     "LOSS_SCHEDULES",
+    "RECOMMENDED",
     "SCHEDULES",
     "align_your_steps",
     "append_zero",
@@ -115,6 +123,7 @@ __all__ = [
     "ddpm_respaced",
     "ddpm_respaced_timesteps",
     "entropic_schedule",
+    "gaussian_step_schedule",
     "get_schedule",
     "information_las_schedule",
     "karras",
@@ -123,11 +132,13 @@ __all__ = [
     "las_schedule",
     "load_schedule",
     "log_snr_uniform",
+    "multistep_information_las_schedule",
     "optimize_ays",
     "oracle_las",
     "path_dp",
     "polyexponential",
     "quadratic_vp_time",
+    "recommended_schedule",
     "saturating_schedule",
     "save_schedule",
     "theory_learning_rate",

@@ -21,6 +21,9 @@ I is the mutual information gained since γ_0). Candidates are M log-SNR-uniform
 
   LAS's path KL plus a penalty on steps that resolve much information at once (μ = ``spread``;
   μ = 0 is LAS, μ → ∞ tends to entropic time). Like LAS it is invariant to the loss's units.
+* **Multistep information-spread LAS** (``"info-las-ms"``, ours): info-las plus, for every three
+  consecutive levels σ_i > σ_j > σ_l, the price of a two-step solver's extrapolation (see
+  :func:`multistep_penalty`). Exact for this objective by a DP over pairs of levels, O(K·M³).
 * **Entropic time** (``"entropic"``): levels equally spaced in I — equal decrements of the
   conditional entropy H(x0 | x_σ) = H(x0) − I, our reading of the entropic time change, computed
   from the same curve.
@@ -46,7 +49,10 @@ __all__ = [
     "cumulative_information",
     "entropic_schedule",
     "information_las_schedule",
+    "multistep_information_las_schedule",
+    "multistep_penalty",
     "path_dp",
+    "path_dp_triples",
     "saturating_costs",
     "saturating_schedule",
 ]
@@ -73,6 +79,38 @@ def path_dp(cost: np.ndarray, steps: int) -> np.ndarray:
     path = [M - 1]
     for k in range(steps, 0, -1):
         path.append(int(back[k, path[-1]]))
+    return np.array(path[::-1])
+
+
+def path_dp_triples(cost: np.ndarray, triple_cost: np.ndarray, steps: int) -> np.ndarray:
+    """Indices (length K+1, first 0, last M−1, increasing) of the K-edge path through M nodes
+    minimising Σ_k ``cost[i_k, i_{k+1}]`` + Σ_{k≥1} ``triple_cost[i_{k−1}, i_k, i_{k+1}]``: the
+    edge cost of :func:`path_dp` plus a cost on each pair of consecutive edges. Exact (a DP whose
+    state is the last edge), O(K·M³) time and O(M³) memory."""
+    c = as_float64_array("cost", cost, ndim=2)
+    t = as_float64_array("triple_cost", triple_cost, ndim=3)
+    M = c.shape[0]
+    steps = check_positive_int("steps", steps)
+    if c.shape != (M, M) or t.shape != (M, M, M):
+        raise ValueError(f"cost must be (M, M) and triple_cost (M, M, M), got {c.shape}, {t.shape}")
+    if steps > M - 1:
+        raise ValueError(f"steps={steps} needs at least {steps + 1} candidates, got {M}")
+    upper = np.triu(np.ones((M, M), dtype=bool), 1)
+    c = np.where(upper, c, np.inf)
+    t = np.where(upper[:, :, None] & upper[None, :, :], t, np.inf)
+    best = np.full((M, M), np.inf)  # best[i, j]: cheapest path from 0 whose last edge is i → j
+    best[0] = c[0]
+    back = []
+    for _ in range(1, steps):
+        total = best[:, :, None] + t
+        arg = total.argmin(0)
+        best = np.take_along_axis(total, arg[None], 0)[0] + c
+        back.append(arg)
+    if not np.isfinite(best[:, M - 1].min()):
+        raise ValueError("no finite-cost path with that many steps")
+    path = [M - 1, int(best[:, M - 1].argmin())]
+    for arg in reversed(back):  # arg[j, l]: the best predecessor of the edge j → l
+        path.append(int(arg[path[-1], path[-2]]))
     return np.array(path[::-1])
 
 
@@ -180,11 +218,78 @@ def information_las_schedule(
     steps = check_positive_int("steps", steps)
     mu = check_positive_scalar("spread", spread, allow_zero=True)
     cand, g, L = curve_on_candidates(loss, sigma_min, sigma_max, num_candidates, candidates)
+    return _finish(cand[path_dp(_info_las_costs(g, L, mu), steps)], final_zero, dtype, device)
+
+
+def _info_las_costs(g: np.ndarray, L: np.ndarray, mu: float) -> np.ndarray:
+    """info-las edge costs D_ab + μ (I_b − I_a)²/I_total on increasing candidate SNRs."""
     info = cumulative_information(g, L)
     gain = info[None, :] - info[:, None]
     D = np.maximum(0.5 * (g[None, :] - g[:, None]) * L[:, None] - gain, 0.0)
-    cost = D + mu * gain**2 / max(float(info[-1]), 1e-300)
-    return _finish(cand[path_dp(cost, steps)], final_zero, dtype, device)
+    return D + mu * gain**2 / max(float(info[-1]), 1e-300)
+
+
+def multistep_penalty(gammas, loss) -> np.ndarray:
+    """Price (nats) of a two-step solver's extrapolation for every triple of increasing
+    candidate SNRs γ_i < γ_j < γ_l (σ_i > σ_j > σ_l), as an (M, M, M) array (i, j, l); ours.
+
+    DPM-Solver++(2M) (Lu et al. 2022, arXiv 2211.01095, Alg. 2) steps σ_j → σ_l as
+    x_l = (σ_l/σ_j) x_j + (1 − e^{−h}) [D_j + (D_j − D_i)/(2r)], h = log(σ_j/σ_l),
+    r = log(σ_i/σ_j)/h. Along the forward process the denoiser D_σ = E[x0 | x_σ] is a martingale
+    as σ decreases, so its increments are orthogonal and E‖D_j − D_i‖² = L_i − L_j (L the mmse or
+    x0-loss). Charged as a shift δ of the state at σ_l, KL ≈ ½ γ_l E‖δ‖²:
+
+        p(i, j, l) = ½ γ_l (1 − e^{−h})² (L_i − L_j) / (4 r²).
+
+    Large when a long step follows a short one across a change of the curve (the extrapolation
+    then overshoots), zero where the curve is flat. The martingale view ignores the part of the
+    correction that is right on smooth trajectories, so this is an upper-bound-style price."""
+    g = as_float64_array("gammas", gammas, ndim=1)
+    L = as_float64_array("loss", loss, ndim=1)
+    half_log = 0.5 * np.log(g)  # log(1/σ): step sizes h in log σ, as the solver uses them
+    h = half_log[None, :] - half_log[:, None]  # h[a, b] = log(σ_a / σ_b)
+    h_prev, h_next = h[:, :, None], h[None, :, :]
+    valid = (h_prev > 0) & (h_next > 0)  # σ_i > σ_j > σ_l; other entries are 0 (never used)
+    inv_r = np.divide(h_next, h_prev, out=np.zeros((g.size,) * 3), where=valid)
+    drop = np.maximum(L[:, None] - L[None, :], 0.0)[:, :, None]
+    return 0.5 * g[None, None, :] * np.expm1(-h_next) ** 2 * drop * inv_r**2 / 4
+
+
+#: the triple DP is O(K·M³): finer candidate sets are thinned to this many levels
+MULTISTEP_MAX_CANDIDATES = 192
+
+
+def multistep_information_las_schedule(
+    steps: int,
+    loss: Callable | Curve,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    spread: float = 3.0,
+    multistep: float = 2.0,
+    num_candidates: int = 128,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Multistep information-spread LAS (ours), for two-step ODE solvers (DPM-Solver++(2M)):
+    K steps minimising Σ_k [D + μ ΔI²/I_total](σ_k → σ_{k+1}) + ν Σ_k p(σ_{k−1}, σ_k, σ_{k+1})
+    (μ = ``spread``, ν = ``multistep``, p = :func:`multistep_penalty`), exactly, over
+    ``num_candidates`` log-SNR-uniform levels (at most :data:`MULTISTEP_MAX_CANDIDATES`; more
+    are thinned to that many). The first step has no extrapolation and pays no penalty.
+
+    ν = 2 was the best of {0.5, 2, 8} for DPM-Solver++(2M)'s continuous output KL on the exact
+    1-D atom laws of ``benchmarks/schedules_exact.py`` (``docs/design/schedules.md``, §7), so
+    those rows are not held out."""
+    steps = check_positive_int("steps", steps)
+    mu = check_positive_scalar("spread", spread, allow_zero=True)
+    nu = check_positive_scalar("multistep", multistep, allow_zero=True)
+    M = check_positive_int("num_candidates", num_candidates, minimum=2)
+    M = min(M, MULTISTEP_MAX_CANDIDATES)
+    cand, g, L = curve_on_candidates(loss, sigma_min, sigma_max, M, None)
+    triple = nu * multistep_penalty(g, L) if nu > 0 else np.zeros((M, M, M))
+    idx = path_dp_triples(_info_las_costs(g, L, mu), triple, steps)
+    return _finish(cand[idx], final_zero, dtype, device)
 
 
 def entropic_schedule(
