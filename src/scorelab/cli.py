@@ -249,7 +249,8 @@ def schedule(
     name: str = typer.Argument(
         None,
         help=f"schedule: {', '.join(SCHEDULES)}; from a loss curve: {', '.join(LOSS_SCHEDULES)}; "
-        "ays-opt (Align Your Steps optimised on --target/--model samples)",
+        "ays-opt (Align Your Steps optimised on --target/--model samples); optimize (the "
+        "recommended grid for --sampler within --nfe model calls)",
     ),
     steps: int = typer.Option(10, "--steps", "-k", min=1, help="number of steps K"),
     sigma_min: float = typer.Option(None, help="smallest σ (default 0.002)"),
@@ -283,6 +284,13 @@ def schedule(
     ),
     output: str = typer.Option(None, help="write the schedule to this file (JSON)"),
     list_: bool = typer.Option(False, "--list", help="list schedule names and exit"),
+    sampler: str = typer.Option(None, help="optimize: the sampler the grid is for"),
+    nfe: int = typer.Option(None, min=1, help="optimize: the budget of model calls"),
+    metric: str = typer.Option(
+        "continuous",
+        help="optimize: continuous (the law at σ_min) or snapped (after a final denoise onto "
+        "discrete data)",
+    ),
 ) -> None:
     """Print or export a σ schedule; `las`, `entropic` and `sat-info` are built from a loss curve
     (a file, a checkpoint's, or a target's exact mmse)."""
@@ -303,7 +311,7 @@ def schedule(
         _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
     if list_:
         console.print(
-            ", ".join([*SCHEDULES, *LOSS_SCHEDULES, "ays-opt"])
+            ", ".join([*SCHEDULES, *LOSS_SCHEDULES, "ays-opt", "optimize"])
             + "  (aliases: "
             + ", ".join(f"{a}={b}" for a, b in ALIASES.items())
             + ")"
@@ -329,7 +337,37 @@ def schedule(
         lo = 0.002 if sigma_min is None else sigma_min
         hi = 80.0 if sigma_max is None else sigma_max
         meta: dict = {"name": name, "steps": steps}
-        if name == "ays-opt":
+        if name == "optimize":
+            from .curves import optimized_schedule
+
+            if sampler is None or nfe is None:
+                raise ValueError("optimize needs --sampler NAME and --nfe N")
+            built = optimized_schedule(
+                sampler,
+                nfe,
+                metric=metric,
+                loss_curve=loss_curve,
+                model=model,
+                target=target,
+                sigma_min=sigma_min,
+                sigma_max=sigma_max,
+                default_range=(lo, hi),
+                candidates=candidates,
+                final_zero=True,
+                status=console.status,
+            )
+            sigmas, meta = built.sigmas, {**meta, **built.meta, "steps": built.meta["steps"]}
+            steps = built.meta["steps"]
+            if target is not None:
+                oracle_curve = built.curve
+            if fmt == "table":
+                console.print(
+                    f"{sampler}, {nfe} calls: {meta['chosen']} with K = {steps} steps + final "
+                    f"denoise ({meta['nfe']} calls); resolved fraction "
+                    f"{meta['resolved_fraction']:.2f}; predicted {meta['predicted_cost_kind']} "
+                    f"{meta['predicted_cost']:.4g} nats"
+                )
+        elif name == "ays-opt":
             from .curves import ays_optimized_schedule
 
             built = ays_optimized_schedule(

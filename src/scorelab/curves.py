@@ -28,7 +28,13 @@ from .loss_curve import LossCurve
 from .schedules import LOSS_SCHEDULES
 from .theory import InformationCurve
 
-__all__ = ["CurveSchedule", "ays_optimized_schedule", "loss_curve_schedule", "model_loss_curve"]
+__all__ = [
+    "CurveSchedule",
+    "ays_optimized_schedule",
+    "loss_curve_schedule",
+    "model_loss_curve",
+    "optimized_schedule",
+]
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,26 @@ def _target_schedule(name, steps, target, lo, hi, candidates, final_zero, status
     return CurveSchedule(sigmas, curve, lo, hi, {"oracle_target": target})
 
 
+def _denoiser_and_data(model: str | None, target: str | None, num_samples: int):
+    """``(denoiser, x0, source)``: a checkpoint with ``num_samples`` points of its training data,
+    or a built-in target with as many exact samples (seed 0)."""
+    if model is not None:
+        from .data import load_dataset
+        from .models import load_checkpoint
+
+        denoiser, meta = load_checkpoint(model)
+        data = load_dataset(meta["info"]["config"]["data"], "train")[:num_samples]
+        return denoiser, torch.as_tensor(data), {"model": model}
+    from .targets import get_target
+
+    denoiser = get_target(target)
+    return (
+        denoiser,
+        denoiser.sample(num_samples, torch.Generator().manual_seed(0)),
+        {"target": target},
+    )
+
+
 def ays_optimized_schedule(
     steps: int,
     *,
@@ -174,19 +200,7 @@ def ays_optimized_schedule(
     num_samples = smoke_scaled(num_samples, 64)
     if (model is None) == (target is None):
         raise ValueError("ays-opt needs exactly one of --target NAME or --model CKPT")
-    if model is not None:
-        from .data import load_dataset
-        from .models import load_checkpoint
-
-        denoiser, meta = load_checkpoint(model)
-        data = load_dataset(meta["info"]["config"]["data"], "train")[:num_samples]
-        samples, source = torch.as_tensor(data), {"model": model}
-    else:
-        from .targets import get_target
-
-        denoiser = get_target(target)
-        samples = denoiser.sample(num_samples, torch.Generator().manual_seed(0))
-        source = {"target": target}
+    denoiser, samples, source = _denoiser_and_data(model, target, num_samples)
     with status(f"Align Your Steps: KLUB coordinate descent on {num_samples} samples"):
         sigmas, result = optimize_ays(
             denoiser,
@@ -201,3 +215,102 @@ def ays_optimized_schedule(
         )
     meta = {**source, "klub_history": [float(h) for h in result.history]}
     return CurveSchedule(sigmas, np.asarray(result.history), sigma_min, sigma_max, meta)
+
+
+# schedule optimize's rule lives with the schedules (scorelab.schedules.recommend)
+
+
+def optimized_schedule(
+    sampler: str,
+    nfe: int,
+    *,
+    metric: str = "continuous",
+    loss_curve: str | None = None,
+    model: str | None = None,
+    target: str | None = None,
+    sigma_min: float | None = None,
+    sigma_max: float | None = None,
+    default_range: tuple[float, float] = (0.002, 80.0),
+    candidates: int = 1000,
+    final_zero: bool = True,
+    status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
+) -> CurveSchedule:
+    """The grid ``scorelab schedule optimize`` recommends for ``sampler`` within ``nfe`` model
+    calls, from one curve source (as :func:`loss_curve_schedule`).
+
+    K is the largest step count whose grid (with the final σ = 0 when ``final_zero``) the sampler
+    runs in at most ``nfe`` calls, by its declared NFE formula. The schedule is
+    :func:`~scorelab.schedules.recommend.recommended_schedule`'s: chosen from the sampler's kind,
+    the metric (``"continuous"``: the law at σ_min; ``"snapped"``: after a final denoise onto
+    discrete data) and whether the curve is resolved before σ_min. ``meta`` records the
+    choice, K, the NFE and the predicted cost: for a curve still continuous at σ_min the summed
+    single-step output KL on its Gaussian surrogate
+    (:func:`~scorelab.schedules.surrogate.single_step_costs`), for a resolved one the path KL D
+    of the frozen-x0 sampler on the curve (nats)."""
+    from .samplers import SAMPLERS
+    from .samplers._common import largest_steps_within
+    from .schedules.information import _info_las_costs, loss_at
+    from .schedules.recommend import (
+        METRICS,
+        RESOLVED_THRESHOLD,
+        recommended_schedule,
+        sampler_kind,
+    )
+    from .schedules.surrogate import fit_gaussian_spectrum, single_step_costs
+
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
+    spec = SAMPLERS[sampler]
+
+    def cost(k: int) -> int:
+        grid = torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64)
+        return spec.nfe(torch.cat([grid, torch.zeros(1)]) if final_zero else grid)
+
+    steps = largest_steps_within(cost, nfe, sampler)
+    base = loss_curve_schedule(
+        "info-las",
+        steps,
+        loss_curve=loss_curve,
+        model=model,
+        target=target,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        default_range=default_range,
+        candidates=candidates,
+        final_zero=final_zero,
+        status=status,
+    )
+    curve, lo, hi = base.curve, base.sigma_min, base.sigma_max
+    kind = sampler_kind(sampler, spec.stochastic)
+    data = None
+    if model is not None or target is not None:  # Align Your Steps needs data and a denoiser
+        denoiser, x0, _ = _denoiser_and_data(model, target, smoke_scaled(512, 64))
+        data = (denoiser, x0)
+    with status(f"schedule optimize: {sampler} ({kind}), K = {steps}"):
+        name, sigmas, resolved = recommended_schedule(
+            steps, curve, lo, hi, kind=kind, metric=metric, samples=data, final_zero=final_zero
+        )
+    grid = sigmas.double().numpy()
+    grid = grid[grid > 0]
+    if resolved < RESOLVED_THRESHOLD:  # continuous at σ_min: the surrogate's step costs
+        kind = "posterior" if spec.stochastic else "deterministic"
+        steps_kl = single_step_costs(grid, fit_gaussian_spectrum(curve, lo, hi), kind)
+        predicted, what = float(np.diag(steps_kl, 1).sum()), "single-step KL, Gaussian surrogate"
+    else:  # resolved: the path KL D of the frozen-x0 sampler on the curve
+        gammas = 1 / grid**2
+        D = _info_las_costs(gammas, loss_at(curve, grid), 0.0)
+        predicted, what = float(np.diag(D, 1).sum()), "path KL D"
+    meta = {
+        **base.meta,
+        "chosen": name,
+        "sampler": sampler,
+        "steps": steps,
+        "nfe": cost(steps),
+        "metric": metric,
+        "resolved_fraction": resolved,
+        "predicted_cost": predicted,
+        "predicted_cost_kind": what,
+    }
+    return CurveSchedule(sigmas, curve, lo, hi, meta)
