@@ -293,4 +293,4 @@ def test_cli_runs_an_experiment_into_duckdb(tmp_path, monkeypatch):
     n = duckdb.connect(db).execute("select count(*) from experiment_las_learned").fetchone()[0]
     from scorelab.experiments.las_learned import HEURISTICS, LOSS_GRIDS
 
-    assert n == len(LOSS_GRIDS) + len(HEURISTICS) == 8  # eight grids × one K × one sampler
+    assert n == len(LOSS_GRIDS) + len(HEURISTICS) == 9  # nine grids × one K × one sampler

@@ -22,9 +22,12 @@ true law is still known exactly:
   L = mmse + ε_D² exactly in expectation: the measured curve carries the error's structure.
 
 Grids: ``las-measured`` (from the measured curve), ``las-oracle`` (from the exact mmse; what LAS
-would do with a perfect model), ``karras`` (ρ = 7), ``log-snr``, ``cosine``, ``uniform-t``; all
-from σ_max to σ_min, then a final step to 0. Samplers: ``ddpm`` (the frozen-x0 sampler for which
-the LAS objective is exact) and ``dpmpp_2m``.
+would do with a perfect model), ``info-las-measured`` and ``entropic-measured`` (ours and
+entropic time, from the measured curve), ``optimize-measured`` (what ``scorelab schedule
+optimize --metric snapped`` picks for the sampler from the measured curve,
+:func:`~scorelab.schedules.recommended_schedule`), ``karras`` (ρ = 7), ``log-snr``, ``cosine``,
+``uniform-t``; all from σ_max to σ_min, then a final step to 0. Samplers: ``ddpm`` (the
+frozen-x0 sampler for which the LAS objective is exact) and ``dpmpp_2m``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ from ..schedules import (
     information_las_schedule,
     las_objective,
     las_schedule,
+    recommended_schedule,
 )
+from ..schedules.recommend import sampler_kind
 from ..targets import Discrete, get_target
 from ..theory import discretization_error, mmse_curve
 from ._registry import Experiment, register
@@ -66,7 +71,13 @@ __all__ = [
 
 HEURISTICS = ("karras", "log-snr", "cosine", "uniform-t")
 #: the grids built from a loss curve, each compared with the best heuristic
-LOSS_GRIDS = ("las-measured", "las-oracle", "info-las-measured", "entropic-measured")
+LOSS_GRIDS = (
+    "las-measured",
+    "las-oracle",
+    "info-las-measured",
+    "entropic-measured",
+    "optimize-measured",
+)
 
 
 @dataclass
@@ -146,16 +157,30 @@ def run_las_learned(cfg: LasLearnedConfig, on_row=None) -> list[dict]:
             model, target, levels, samples_per_level=cfg.loss_samples, seed=cfg.seed + 1
         )
         measured = raw.monotone()
+        # the data a user has for Align Your Steps: 512 training points, the model as denoiser
+        data = target.sample(512, torch.Generator().manual_seed(cfg.seed + 2)).double()
         # the measured loss should be mmse + ε_D² (the cross term vanishes in expectation);
         # compared where the expected loss is not negligible (mmse → 0 at small σ for atoms)
         expected = exact.at_sigma(levels) + eps(levels) ** 2
         keep = expected > 1e-3 * expected.max()
         loss_gap = float(np.median(np.abs(raw.loss_x0[keep] - expected[keep]) / expected[keep]))
         for k in cfg.steps:
-            for grid, sig in _grids(k, cfg, measured, exact).items():
-                d_exact = discretization_error(sig[:-1].numpy(), exact)
-                r_measured = las_objective(sig.numpy(), measured)
-                for sampler in cfg.samplers:
+            shared = _grids(k, cfg, measured, exact)
+            for sampler in cfg.samplers:
+                # what `scorelab schedule optimize --metric snapped` picks for this sampler
+                chosen, best, _ = recommended_schedule(
+                    k,
+                    measured,
+                    cfg.sigma_min,
+                    cfg.sigma_max,
+                    kind=sampler_kind(sampler, SAMPLERS[sampler].stochastic),
+                    metric="snapped",
+                    samples=(model, data),
+                )
+                grids = {**shared, "optimize-measured": append_zero(best.double())}
+                for grid, sig in grids.items():
+                    d_exact = discretization_error(sig[:-1].numpy(), exact)
+                    r_measured = las_objective(sig.numpy(), measured)
                     gen = torch.Generator().manual_seed(cfg.seed + 7919 * k)
                     s32 = sig.float()
                     _, x = target.sample_noised(cfg.samples, float(s32[0]), gen)
@@ -173,6 +198,7 @@ def run_las_learned(cfg: LasLearnedConfig, on_row=None) -> list[dict]:
                         "exact_d": d_exact,
                         "las_objective": r_measured,
                         "loss_gap": loss_gap,
+                        "chosen": chosen if grid == "optimize-measured" else "",
                     }
                     rows.append(row)
                     if on_row:
@@ -202,6 +228,9 @@ def summarize(rows: list[dict]) -> dict:
                 f"K={k}:{q:.2f}" for k, q in zip(ks, ratios, strict=True)
             )
             res[f"{las}: geometric-mean ratio"] = float(np.exp(np.mean(np.log(ratios))))
+        res["optimize-measured: schedule chosen"] = ", ".join(
+            sorted({r["chosen"] for r in sel if r["grid"] == "optimize-measured"})
+        )
         out[f"{error} / {sampler}"] = res
     return out
 
