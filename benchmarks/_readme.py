@@ -8,6 +8,8 @@ import platform
 import re
 from pathlib import Path
 
+import numpy as np
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -60,3 +62,17 @@ def rows_from_run_or_csv(from_csv: str | None, path: Path, run) -> tuple[list[di
         writer.writeheader()
         writer.writerows(rows)
     return rows, facts
+
+
+def ratio_cells(cells: list[dict[str, float]], columns) -> list[str]:
+    """One table cell per column over rows of ``{column: error}``: the geometric mean of the
+    ratio to the row's best, the worst ratio and the share of rows best or within 5 %, as
+    ``"geo / worst / share%"``; the column with the lowest geometric mean in bold."""
+    ratios = {c: np.array([row[c] / min(row.values()) for row in cells]) for c in columns}
+    geo = {c: float(np.exp(np.log(v).mean())) for c, v in ratios.items()}
+    out = []
+    for c in columns:
+        v = ratios[c]
+        text = f"{geo[c]:.2f} / {v.max():.3g} / {100 * np.mean(v <= 1.05):.0f}%"
+        out.append(f"**{text}**" if geo[c] == min(geo.values()) else text)
+    return out

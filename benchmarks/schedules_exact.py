@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
+from _readme import add_from_csv_option, ratio_cells, rows_from_run_or_csv, write_readme_block
 from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
 from scorelab.schedules import cosine, karras, las_schedule, log_snr_uniform
 from scorelab.schedules.information import (
@@ -137,21 +137,7 @@ def summary(rows: list[dict]) -> str:
                         cells.setdefault(key, {})[r["schedule"]] = max(value, 1e-12)
                 if not cells:
                     continue
-                ratios: dict = {s: [] for s in SCHEDULES}
-                for row in cells.values():
-                    best = min(row.values())
-                    for s, v in row.items():
-                        ratios[s].append(v / best)
-                out = []
-                for s in SCHEDULES:
-                    v = np.array(ratios[s])
-                    geo, share = np.exp(np.log(v).mean()), 100 * np.mean(v <= 1.05)
-                    text = f"{geo:.2f} / {v.max():.3g} / {share:.0f}%"
-                    out.append(
-                        f"**{text}**"
-                        if geo == min(np.exp(np.log(np.array(ratios[t])).mean()) for t in SCHEDULES)
-                        else text
-                    )
+                out = ratio_cells(list(cells.values()), SCHEDULES)
                 name = metric.removeprefix("kl_")
                 lines.append(
                     f"| {sampler} | {name} | {family} ({len(cells)}) | " + " | ".join(out) + " |"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
+from _readme import add_from_csv_option, ratio_cells, rows_from_run_or_csv, write_readme_block
 from schedules_exact import laws
 from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
 from scorelab.samplers import SAMPLERS
@@ -160,19 +160,9 @@ def summary(rows: list[dict]) -> str:
                     cell["_choice"] = r[f"choice_{metric}"]
                 if not cells:
                     continue
-                ratios: dict = {s: [] for s in SCHEDULES}
                 for cell in cells.values():
-                    choice = cell.pop("_choice")
-                    cell["optimize"] = cell[choice]
-                    best = min(cell.values())
-                    for s, v in cell.items():
-                        ratios[s].append(v / best)
-                geo = {s: float(np.exp(np.log(ratios[s]).mean())) for s in SCHEDULES}
-                out = []
-                for s in SCHEDULES:
-                    v = np.array(ratios[s])
-                    text = f"{geo[s]:.2f} / {v.max():.3g} / {100 * np.mean(v <= 1.05):.0f}%"
-                    out.append(f"**{text}**" if geo[s] == min(geo.values()) else text)
+                    cell["optimize"] = cell[cell.pop("_choice")]
+                out = ratio_cells(list(cells.values()), SCHEDULES)
                 lines.append(
                     f"| {sampler} | {metric} | {family} ({len(cells)}) | " + " | ".join(out) + " |"
                 )
