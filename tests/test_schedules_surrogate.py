@@ -110,6 +110,23 @@ def test_spectrum_fit_recovers_a_gaussian_mmse_and_costs_are_unit_free():
     assert torch.allclose(a, b)
 
 
+def test_a_model_error_floor_is_fitted_as_such_and_does_not_move_the_grid():
+    """A loss that stays flat as σ → 0 (here mmse + 0.01, an error of RMS 0.1) is model error,
+    not structure finer than σ_min: the fit puts it in ``floor``, and gauss-step's grid barely
+    moves (before the floor term it spent 3 of 9 steps below σ = 0.006 on such a curve)."""
+    target = gaussian16()
+    clean = curve_of(target)
+    floored = InformationCurve.from_sigmas(SIG, target.mmse(SIG) + 0.01)
+    fit = fit_gaussian_spectrum(floored, LO, HI)
+    assert abs(fit.floor - 0.01) < 1e-3
+    assert np.allclose(fit.mmse(SIG), floored.at_sigma(SIG), rtol=0.02)
+    a = gaussian_step_schedule(9, clean, LO, HI)
+    b = gaussian_step_schedule(9, floored, LO, HI)
+    assert float(b[-2]) > 0.05  # no steps wasted next to σ_min
+    kl_a, kl_b = gaussian_output_kl("ddpm", target, a), gaussian_output_kl("ddpm", target, b)
+    assert kl_b < 1.1 * kl_a
+
+
 @pytest.mark.parametrize("scale", [0.1, 1.0, 10.0])
 def test_gauss_step_beats_every_other_grid_for_ddpm_on_gaussian16(scale):
     """On the Gaussian the surrogate is exact, and its single-step DP is the best grid measured

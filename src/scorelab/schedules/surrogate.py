@@ -6,7 +6,9 @@ all dimensions.
 
 1. **Surrogate.** A centred Gaussian with n_j ≥ 0 dimensions of variance v_j (v_j log-spaced,
    n_j fractional) has mmse Σ_j n_j σ² v_j / (σ² + v_j), which is *linear* in n. The n_j are
-   fitted by non-negative least squares to L at log-spaced σ, in relative error
+   fitted by non-negative least squares to L at log-spaced σ, in relative error, with one more
+   non-negative constant: the part of L that stays flat as σ → 0. A true mmse is at most d σ²,
+   so that part is model error; no step placement removes it, and the step costs leave it out
    (:func:`fit_gaussian_spectrum`). On a Gaussian target the fit recovers its spectrum.
 2. **Exact single-step costs.** One step σ_a → σ_b of the sampler, started from the exact law
    at σ_a with the exact denoiser D_a(x) = x v/(v + σ_a²), maps each coordinate linearly:
@@ -54,16 +56,19 @@ STEP_KINDS = ("posterior", "deterministic")
 
 @dataclass(frozen=True)
 class GaussianSpectrum:
-    """n[j] dimensions of variance v[j] (a diagonal centred Gaussian; n may be fractional)."""
+    """n[j] dimensions of variance v[j] (a diagonal centred Gaussian; n may be fractional), and
+    the part of the loss that does not vanish as σ → 0 (``floor``): model error, since a true
+    mmse is at most d σ²."""
 
     variances: np.ndarray
     counts: np.ndarray
+    floor: float = 0.0
 
     def mmse(self, sigma) -> np.ndarray:
-        """Σ_j n_j σ² v_j/(σ² + v_j) at each σ."""
+        """Σ_j n_j σ² v_j/(σ² + v_j) + floor at each σ (the fitted loss curve)."""
         s2 = np.asarray(sigma, dtype=np.float64)[..., None] ** 2
         v = self.variances
-        return (self.counts * s2 * v / (s2 + v)).sum(-1)
+        return (self.counts * s2 * v / (s2 + v)).sum(-1) + self.floor
 
 
 def fit_gaussian_spectrum(
@@ -76,8 +81,11 @@ def fit_gaussian_spectrum(
 ) -> GaussianSpectrum:
     """The Gaussian surrogate of a loss curve (module docstring, 1): NNLS in relative error at
     ``num_points`` log-spaced σ in [σ_min, σ_max], over ``num_variances`` variances log-spaced
-    from (σ_min/10)² to (10 σ_max)². Values below 1e-9 of the curve's maximum are floored there
-    (a resolved law's mmse is exponentially small)."""
+    from σ_min² to (10 σ_max)² and one constant (the floor). Structure finer than σ_min cannot
+    change the law at σ_min, so it is not modelled; a loss that stays flat down to σ_min (a
+    model's error floor) goes to ``floor`` instead of to a huge count of tiny variances, and the
+    step costs ignore it. Values below 1e-9 of the curve's maximum are floored there (a resolved
+    law's mmse is exponentially small)."""
     lo, hi = check_sigma_range(sigma_min, sigma_max)
     J = check_positive_int("num_variances", num_variances, minimum=2)
     P = check_positive_int("num_points", num_points, minimum=2)
@@ -86,11 +94,13 @@ def fit_gaussian_spectrum(
     if not L.max() > 0:
         raise ValueError("the loss curve is 0 everywhere: no surrogate to fit")
     L = np.maximum(L, 1e-9 * L.max())
-    v = np.geomspace((lo / 10) ** 2, (hi * 10) ** 2, J)
-    basis = s[:, None] ** 2 * v[None, :] / (s[:, None] ** 2 + v[None, :]) / L[:, None]
-    n, _ = nnls(basis, np.ones(P))
+    v = np.geomspace(lo**2, (hi * 10) ** 2, J)
+    basis = s[:, None] ** 2 * v[None, :] / (s[:, None] ** 2 + v[None, :])
+    basis = np.concatenate([basis, np.ones((P, 1))], axis=1) / L[:, None]
+    coef, _ = nnls(basis, np.ones(P))
+    n, floor = coef[:-1], float(coef[-1])
     keep = n > 0
-    return GaussianSpectrum(v[keep], n[keep])
+    return GaussianSpectrum(v[keep], n[keep], floor)
 
 
 def single_step_costs(sigmas, spectrum: GaussianSpectrum, step: str = "posterior") -> np.ndarray:
