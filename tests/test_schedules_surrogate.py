@@ -214,7 +214,7 @@ def test_recommended_schedule_by_kind_with_and_without_data():
     assert torch.allclose(sig, log_snr_uniform(5, LO, HI).double())
     x0 = law.sample(256, torch.Generator().manual_seed(0)).double()
     name, sig, _ = recommended_schedule(
-        5, curve_of(law), LO, HI, kind="deterministic", metric="snapped", samples=(law, x0)
+        5, curve_of(law), LO, HI, kind="deterministic", metric="snapped", samples=lambda: (law, x0)
     )
     assert name == "ays-opt" and len(sig) == 6 and bool(torch.all(sig[1:] < sig[:-1]))
     assert not torch.allclose(sig, karras(5, LO, HI).double())  # the search moved the grid

@@ -217,9 +217,6 @@ def ays_optimized_schedule(
     return CurveSchedule(sigmas, np.asarray(result.history), sigma_min, sigma_max, meta)
 
 
-# schedule optimize's rule lives with the schedules (scorelab.schedules.recommend)
-
-
 def optimized_schedule(
     sampler: str,
     nfe: int,
@@ -286,8 +283,10 @@ def optimized_schedule(
     kind = sampler_kind(sampler, spec.stochastic)
     data = None
     if model is not None or target is not None:  # Align Your Steps needs data and a denoiser
-        denoiser, x0, _ = _denoiser_and_data(model, target, smoke_scaled(512, 64))
-        data = (denoiser, x0)
+
+        def data():
+            return _denoiser_and_data(model, target, smoke_scaled(512, 64))[:2]
+
     with status(f"schedule optimize: {sampler} ({kind}), K = {steps}"):
         name, sigmas, resolved = recommended_schedule(
             steps, curve, lo, hi, kind=kind, metric=metric, samples=data, final_zero=final_zero

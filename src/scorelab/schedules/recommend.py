@@ -91,7 +91,7 @@ def recommended_schedule(
     *,
     kind: str,
     metric: str = "continuous",
-    samples: tuple[Callable, torch.Tensor] | None = None,
+    samples: Callable[[], tuple[Callable, torch.Tensor]] | None = None,
     num_candidates: int | None = None,
     final_zero: bool = False,
     dtype: torch.dtype = torch.float64,
@@ -103,8 +103,9 @@ def recommended_schedule(
     Args:
         kind: a :data:`KINDS` entry (:func:`sampler_kind`).
         metric: ``"continuous"`` or ``"snapped"`` (see the module docstring).
-        samples: ``(denoiser, x0)`` for the choices that need data (``ays-opt``: the KLUB is
-            estimated on x0 with that denoiser); without it they become :data:`FALLBACK`'s.
+        samples: a function returning ``(denoiser, x0)``, called only when the choice needs
+            data (``ays-opt``: the KLUB is estimated on x0 with that denoiser); without it such
+            choices become :data:`FALLBACK`'s.
         num_candidates: the optimiser's candidate levels; ``None`` keeps each schedule's own
             default, as measured in the benchmark.
     """
@@ -120,7 +121,7 @@ def recommended_schedule(
         sigmas = log_snr_uniform(steps, sigma_min, sigma_max, final_zero=final_zero)
         return name, sigmas.to(dtype=dtype, device=device), resolved
     if name == "ays-opt":
-        denoiser, x0 = samples
+        denoiser, x0 = samples()
         sigmas, _ = optimize_ays(
             denoiser, x0, steps, sigma_min, sigma_max, final_zero=final_zero, dtype=dtype
         )
