@@ -36,7 +36,12 @@ from scorelab.schedules.information import (
     information_las_schedule,
     multistep_information_las_schedule,
 )
-from scorelab.schedules.recommend import RECOMMENDED, RESOLVED_THRESHOLD, sampler_kind
+from scorelab.schedules.recommend import (
+    RECOMMENDED,
+    RESOLVED_THRESHOLD,
+    sampler_kind,
+    surrogate_step,
+)
 from scorelab.schedules.surrogate import gaussian_step_schedule, resolved_fraction
 from scorelab.targets import Discrete, Gaussian
 from scorelab.theory import InformationCurve
@@ -71,7 +76,7 @@ def targets() -> list[tuple[str, float, object]]:
 
 
 def grids(curve, steps: int, sampler: str, target) -> dict[str, torch.Tensor]:
-    step = "posterior" if SAMPLERS[sampler].stochastic else "deterministic"
+    step = surrogate_step(sampler_kind(sampler, SAMPLERS[sampler].stochastic))
     x0 = target.sample(512, torch.Generator().manual_seed(0)).double()
     return {
         "cosine": cosine(steps, LO, HI),

@@ -252,6 +252,7 @@ def optimized_schedule(
         RESOLVED_THRESHOLD,
         recommended_schedule,
         sampler_kind,
+        surrogate_step,
     )
     from .schedules.surrogate import fit_gaussian_spectrum, single_step_costs
 
@@ -294,8 +295,8 @@ def optimized_schedule(
     grid = sigmas.double().numpy()
     grid = grid[grid > 0]
     if resolved < RESOLVED_THRESHOLD:  # continuous at σ_min: the surrogate's step costs
-        kind = "posterior" if spec.stochastic else "deterministic"
-        steps_kl = single_step_costs(grid, fit_gaussian_spectrum(curve, lo, hi), kind)
+        step = surrogate_step(kind)
+        steps_kl = single_step_costs(grid, fit_gaussian_spectrum(curve, lo, hi), step)
         predicted, what = float(np.diag(steps_kl, 1).sum()), "single-step KL, Gaussian surrogate"
     else:  # resolved: the path KL D of the frozen-x0 sampler on the curve
         gammas = 1 / grid**2

@@ -33,6 +33,7 @@ __all__ = [
     "RESOLVED_THRESHOLD",
     "recommended_schedule",
     "sampler_kind",
+    "surrogate_step",
 ]
 
 METRICS = ("continuous", "snapped")
@@ -74,6 +75,13 @@ _BUILDERS: dict[str, Callable[..., torch.Tensor]] = {
     "info-las-ms": multistep_information_las_schedule,
     "entropic": entropic_schedule,
 }
+
+
+def surrogate_step(kind: str) -> str:
+    """The :data:`~scorelab.schedules.surrogate.STEP_KINDS` entry whose single-step costs stand
+    for a sampler of this :data:`KINDS` kind: ``"deterministic"`` for ODE solvers (a DDIM step),
+    ``"posterior"`` for the rest (a DDPM step; exact only for the posterior kind)."""
+    return "deterministic" if kind == "deterministic" else "posterior"
 
 
 def sampler_kind(name: str, stochastic: bool) -> str:
@@ -130,5 +138,5 @@ def recommended_schedule(
     if num_candidates is not None:
         options["num_candidates"] = num_candidates
     if name == "gauss-step":
-        options["step"] = "deterministic" if kind == "deterministic" else "posterior"
+        options["step"] = surrogate_step(kind)
     return name, _BUILDERS[name](steps, loss, sigma_min, sigma_max, **options), resolved
