@@ -7,6 +7,11 @@ Ours (the schedules issue, item 2). Two exact targets:
   state is tracked as a matrix of coefficients on a basis of independent standard normals (one
   fresh block per draw, fed in through :func:`scorelab.samplers._common.noise_source`); the output
   covariance is exact and KL(N(0, Σ + σ_K² I) ‖ output) has a closed form.
+* **Collinear isotropic mixtures, any d** (:func:`exact_output_collinear`, e.g. ``gmm2-1000``):
+  components N(μ_k, v I) with one variance v and every μ_k on one line through 0. The samplers
+  move the state by scalar coefficients and the exact denoiser's posterior weights depend on x
+  only through its projection on that line, so the projection runs the sampler on a 1-D mixture
+  and each orthogonal coordinate on N(0, v), independently; the KL adds up over the parts.
 * **1-D mixtures and atom laws** (:func:`exact_output_1d`), three routes, chosen per sampler:
 
   - *Markov kernel* (``SamplerSpec.markov``: DDPM / frozen-x0, DDIM-η, Euler–Maruyama): each step
@@ -44,7 +49,15 @@ from .samplers import SAMPLERS, SamplerSpec
 from .samplers._common import noise_source
 from .targets import Discrete, Gaussian, GaussianMixture
 
-__all__ = ["ExactScore", "exact_output_1d", "gaussian_output_kl", "gaussian_output_law", "mmse_1d"]
+__all__ = [
+    "ExactScore",
+    "collinear_projection",
+    "exact_output_1d",
+    "exact_output_collinear",
+    "gaussian_output_kl",
+    "gaussian_output_law",
+    "mmse_1d",
+]
 
 #: cap on the points of one density grid (a few MiB of float64)
 MAX_GRID_POINTS = 1 << 21
@@ -503,3 +516,67 @@ def mmse_1d(target: GaussianMixture, sigma, *, resolution: int = 64) -> np.ndarr
         dens = law.pdf(x, s)
         out[i] = float((dens * np.maximum(var, 0.0)).sum() * (x[1] - x[0]))
     return out.reshape(np.shape(sigma))
+
+
+def collinear_projection(target: GaussianMixture) -> tuple[GaussianMixture, Gaussian, int]:
+    """Split a collinear isotropic mixture (see :func:`exact_output_collinear`) into its 1-D law
+    along the line of means, the law N(0, v) of one orthogonal coordinate and their count d − 1.
+
+    Raises ValueError for a mixture that is not isotropic with one shared variance, or whose
+    means do not lie on one line through the origin (relative tolerance 1e-9)."""
+    if not isinstance(target, GaussianMixture) or target.cov_kind != "isotropic":
+        raise ValueError(
+            "exact_output_collinear needs an isotropic GaussianMixture, got "
+            f"{type(target).__name__} ({getattr(target, 'cov_kind', '?')})"
+        )
+    eig = target.component_eigvals()
+    v = float(eig.max())
+    if not np.allclose(eig, v, rtol=1e-9, atol=0.0):
+        raise ValueError(f"components must share one variance, got {np.unique(eig)[:4]} ...")
+    mu = target.means
+    _, sv, vt = np.linalg.svd(mu, full_matrices=False)
+    if sv.size > 1 and sv[1] > 1e-9 * max(float(sv[0]), 1e-300):
+        raise ValueError(
+            f"the component means must lie on one line through 0 (second singular value "
+            f"{sv[1]:.3g} vs {sv[0]:.3g})"
+        )
+    u = vt[0]
+    line = Discrete if isinstance(target, Discrete) else GaussianMixture
+    proj = (mu @ u)[:, None]
+    law = line(proj, target.weights) if line is Discrete else line(target.weights, proj, v)
+    return law, Gaussian(np.zeros(1), max(v, 0.0)), target.dim - 1
+
+
+def exact_output_collinear(
+    sampler: str | SamplerSpec, target: GaussianMixture, sigmas, **options
+) -> ExactScore:
+    """Exact output-law errors of ``sampler`` on a collinear isotropic mixture in any d.
+
+    For Σ_k w_k N(μ_k, v I) with every μ_k = a_k u on one unit vector u, the exact denoiser is
+    D(x) = [m + v/(v + σ²)·(x·u − m)]·u + v/(v + σ²)·(x − (x·u)u) with m = E[a | x·u], i.e.
+    its u-part depends on x·u alone and its orthogonal part is the linear N(0, v) denoiser. A
+    sampler that moves the state by scalar coefficients with isotropic noise (all scorelab
+    samplers; ``accel_sde`` only with ``clip=None``, its limiter is a per-sample norm) therefore
+    runs independently on the projection (a 1-D mixture: :func:`exact_output_1d`) and on each
+    of the d − 1 orthogonal coordinates (N(0, v): :func:`gaussian_output_kl`). Both the true law
+    at σ_K and the output law factor the same way, so KL(p_{σ_K} ‖ output) = KL_line +
+    (d − 1)·KL_orth (chain rule).
+    For atoms (v = 0) the nearest atom depends on x·u only, so ``kl_snapped`` is the line's.
+
+    ``options`` go to :func:`exact_output_1d` (its route options) and to the sampler.
+    """
+    line, orth, count = collinear_projection(target)
+    route_keys = ("resolution", "quadrature_points", "monte_carlo_samples", "seed")
+    route = {k: options.pop(k) for k in route_keys if k in options}
+    r = exact_output_1d(sampler, line, sigmas, **route, **options)
+    if count == 0:
+        return r
+    orth_kl = count * gaussian_output_kl(sampler, orth, sigmas, **options)
+    return ExactScore(
+        r.kl_continuous + orth_kl,
+        r.kl_snapped,
+        r.masses,
+        f"{r.method}+gaussian-tracking",
+        floor_continuous=r.floor_continuous,
+        floor_snapped=r.floor_snapped,
+    )
