@@ -41,3 +41,15 @@ def test_digits_quality_separates_real_digits_from_noise():
     assert collapsed["coverage"] == pytest.approx(0.2) and collapsed["class_tv"] > 0.7
     with pytest.raises(ValueError, match="digits samples"):
         digits_quality(torch.zeros(5, 63))
+
+
+def test_digits_fd_bootstrap_spread_is_reproducible_and_shrinks_with_more_samples():
+    test, _ = digits_split("test")
+    x = torch.as_tensor(test)
+    full = digits_quality(x, bootstrap=12, seed=3)
+    assert full == digits_quality(x, bootstrap=12, seed=3)
+    assert "fd_sd" not in digits_quality(x)
+    quarter = digits_quality(x[: len(x) // 4], bootstrap=12, seed=3)
+    assert 0 < full["fd_sd"] < full["fd"]
+    # the FD of n samples fluctuates like 1/sqrt(n): a quarter of the samples, about twice the sd
+    assert 1.3 * full["fd_sd"] < quarter["fd_sd"] < 4 * full["fd_sd"]

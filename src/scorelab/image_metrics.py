@@ -109,9 +109,15 @@ def _reference() -> dict:
     }
 
 
-def digits_quality(samples) -> dict:
+def digits_quality(samples, *, bootstrap: int = 0, seed: int = 0) -> dict:
     """``{"fd", "fd_floor", "class_tv", "coverage", "n"}`` for generated digits (N, 64) or
-    (N, 1, 8, 8) in the data's [−1, 1] scale. Non-finite samples raise."""
+    (N, 1, 8, 8) in the data's [−1, 1] scale. Non-finite samples raise.
+
+    Args:
+        bootstrap: with B > 0, also ``"fd_sd"``: the standard deviation of the FD over B
+            resamples (with replacement) of the generated samples, the spread a rerun with
+            fresh samples would show (the reference set is held fixed).
+    """
     x = torch.as_tensor(samples)
     if x.ndim < 2 or x[0].numel() != 64:
         raise ValueError(f"digits samples must be (N, 64) or (N, 1, 8, 8), got {tuple(x.shape)}")
@@ -119,10 +125,18 @@ def digits_quality(samples) -> dict:
     ref = _reference()
     feats, classes = _features_and_classes(x.clamp(-1.5, 1.5))
     hist = np.bincount(classes, minlength=10) / len(classes)
-    return {
+    out = {
         "fd": frechet_distance(feats, ref["feats"]),
         "fd_floor": ref["floor"],
         "class_tv": float(0.5 * np.abs(hist - ref["freq"]).sum()),
         "coverage": float(np.mean(hist >= 0.25 * ref["freq"])),
         "n": len(classes),
     }
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        draws = [
+            frechet_distance(feats[rng.integers(0, len(feats), len(feats))], ref["feats"])
+            for _ in range(bootstrap)
+        ]
+        out["fd_sd"] = float(np.std(draws, ddof=1))
+    return out

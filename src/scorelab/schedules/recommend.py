@@ -31,6 +31,7 @@ __all__ = [
     "POSTERIOR_STEP_SAMPLERS",
     "RECOMMENDED",
     "RESOLVED_THRESHOLD",
+    "recommended_name",
     "recommended_schedule",
     "sampler_kind",
     "surrogate_step",
@@ -91,6 +92,27 @@ def sampler_kind(name: str, stochastic: bool) -> str:
     return "stochastic" if stochastic else "deterministic"
 
 
+def recommended_name(
+    loss: Callable | Curve,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    kind: str,
+    metric: str = "continuous",
+    with_samples: bool = False,
+) -> tuple[str, float]:
+    """``(name, resolved_fraction)``: the :data:`RECOMMENDED` schedule's name for this sampler
+    kind, metric and loss curve, without building it (``with_samples``: data samples and a
+    denoiser are at hand; otherwise :data:`FALLBACK` applies)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown sampler kind {kind!r}; choose from {list(KINDS)}")
+    resolved = resolved_fraction(loss, sigma_min, sigma_max)
+    name = RECOMMENDED[(resolved < RESOLVED_THRESHOLD, kind, metric)]
+    return (name if with_samples else FALLBACK.get(name, name)), resolved
+
+
 def recommended_schedule(
     steps: int,
     loss: Callable | Curve,
@@ -117,14 +139,9 @@ def recommended_schedule(
         num_candidates: the optimiser's candidate levels; ``None`` keeps each schedule's own
             default, as measured in the benchmark.
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
-    if kind not in KINDS:
-        raise ValueError(f"unknown sampler kind {kind!r}; choose from {list(KINDS)}")
-    resolved = resolved_fraction(loss, sigma_min, sigma_max)
-    name = RECOMMENDED[(resolved < RESOLVED_THRESHOLD, kind, metric)]
-    if samples is None:
-        name = FALLBACK.get(name, name)
+    name, resolved = recommended_name(
+        loss, sigma_min, sigma_max, kind=kind, metric=metric, with_samples=samples is not None
+    )
     if name == "log-snr":
         sigmas = log_snr_uniform(steps, sigma_min, sigma_max, final_zero=final_zero)
         return name, sigmas.to(dtype=dtype, device=device), resolved
