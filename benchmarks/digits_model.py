@@ -1,14 +1,19 @@
-"""LAS vs heuristic schedules on a diffusion model trained here, on the digits data.
+"""Schedules on a diffusion model trained here, on the digits data: LAS, the heuristics, the
+baselines users would pick and scorelab's own.
 
 Trains the default digits model (`scorelab train --data digits`, ≤ 15 min on 2 CPU cores) if the
-checkpoint is missing, builds the Loss-Adaptive Schedule from the loss curve *recorded during
-training* (stored in the checkpoint), and samples with the DDPM-posterior sampler (the frozen-x0
-chain LAS is exact for, `las.md` §2) and an ODE sampler (DPM-Solver++(2M) by default) on LAS and
-on EDM ρ=7 (karras), log-SNR uniform, cosine and uniform-t grids at NFE 5, 10, 20, 50, with the
-same σ range for every grid (the range the loss curve covers) and common random numbers. Quality:
-classifier-feature Fréchet distance to the training split (floor: the held-out test split) and
-mode coverage (`scorelab.image_metrics`). Writes docs/digits/ (results.json, table, sample grid,
-loss curve figure) and, with --write-readme, the table between the DIGITS-TABLE markers.
+checkpoint is missing. Every loss-curve schedule is built from the loss curve *recorded during
+training* (stored in the checkpoint): LAS (the paper's), entropic time, info-las, gauss-step and
+``optimize`` (what ``scorelab schedule optimize`` picks for the sampler: the rule of
+``scorelab.schedules.recommend``, from the curve alone); Align Your Steps (``ays-opt``) is
+optimised with the model on 128 training images (4 sweeps of 8 candidates: a reduced search).
+Samplers: DDPM-posterior (the frozen-x0 chain LAS is exact for, `las.md` §2), DPM-Solver++(2M)
+and ``accel_sde``, at NFE 5, 10, 20 (NFE − 1 intervals plus the final denoise to σ = 0), with
+the same σ range for every grid (the range the loss curve covers, and a coarser σ_min) and
+common random numbers. Quality: classifier-feature Fréchet distance to the training split
+(floor: the held-out test split) with its bootstrap spread (20 resamples of the generated set),
+and mode coverage (`scorelab.image_metrics`). Writes docs/digits/ (results.json, table, sample
+grid, loss curve figure) and, with --write-readme, the table between the DIGITS-TABLE markers.
 
     python benchmarks/digits_model.py [--checkpoint runs/digits.safetensors] [--write-readme]
 """
@@ -23,25 +28,55 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _readme import write_readme_block
-from scorelab._smoke import smoke
+from _readme import machine, write_readme_block
+from scorelab._smoke import smoke, smoke_scaled
+from scorelab.data import load_dataset
 from scorelab.image_metrics import digits_quality
 from scorelab.models import TrainConfig, load_checkpoint, train
 from scorelab.samplers import SAMPLERS
-from scorelab.schedules import get_schedule, las_objective, las_schedule
+from scorelab.schedules import get_schedule, las_objective, las_schedule, optimize_ays
+from scorelab.schedules.information import entropic_schedule, information_las_schedule
+from scorelab.schedules.recommend import recommended_name, sampler_kind, surrogate_step
+from scorelab.schedules.surrogate import gaussian_step_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "digits"
-SCHEDULES = ["las", "karras", "log-snr", "cosine", "uniform-t"]
-NFES = [5] if smoke() else [5, 10, 20, 50]  # SCORELAB_SMOKE=1: the README test's small run
+SCHEDULES = [
+    "cosine",
+    "karras",
+    "log-snr",
+    "uniform-t",
+    "ays-opt",
+    "las",
+    "entropic",
+    "info-las",
+    "gauss-step",
+]
+SAMPLERS_RUN = ["ddpm", "dpmpp_2m", "accel_sde"]
+NFES = [5] if smoke() else [5, 10, 20]  # SCORELAB_SMOKE=1: the README test's small run
+BOOTSTRAP = 5 if smoke() else 20
 
 
-def grid(name: str, nfe: int, curve, lo: float, hi: float) -> torch.Tensor:
-    """NFE − 1 intervals from hi to lo, then the final denoise step to σ = 0 (NFE calls for the
-    one-call-per-step samplers used here)."""
+def grid(name: str, nfe: int, curve, lo: float, hi: float, sampler: str, data) -> torch.Tensor:
+    """The grid ``name`` (a :data:`SCHEDULES` column): NFE − 1 intervals from hi to lo, then the
+    final denoise step to σ = 0 (NFE calls for the one-call-per-level samplers used here).
+    ``data()`` gives (model, training images) for AYS."""
+    steps, opts = nfe - 1, {"final_zero": True, "dtype": torch.float64}
+    kind = sampler_kind(sampler, SAMPLERS[sampler].stochastic)
     if name == "las":
-        return las_schedule(nfe - 1, curve, lo, hi, final_zero=True)
-    return get_schedule(name, nfe - 1, lo, hi, final_zero=True, dtype=torch.float64)
+        return las_schedule(steps, curve, lo, hi, final_zero=True)
+    if name == "entropic":
+        return entropic_schedule(steps, curve, lo, hi, **opts)
+    if name == "info-las":
+        return information_las_schedule(steps, curve, lo, hi, **opts)
+    if name == "gauss-step":
+        return gaussian_step_schedule(steps, curve, lo, hi, step=surrogate_step(kind), **opts)
+    if name == "ays-opt":
+        # a reduced search (the default 12 × 12 on 512 images is ~1 h of UNet calls per grid
+        # on 2 CPU cores): 4 sweeps of 8 candidates on 128 images
+        small = {"sweeps": smoke_scaled(4, 1), "candidates": smoke_scaled(8, 3)}
+        return optimize_ays(*data(), steps, lo, hi, final_zero=True, **small)[0]
+    return get_schedule(name, steps, lo, hi, final_zero=True, dtype=torch.float64)
 
 
 def save_grid_png(samples: torch.Tensor, path: Path, title: str) -> None:
@@ -105,26 +140,38 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     save_curve_png(meta["loss_curve"], OUT / "loss_curve.png")
 
+    images = torch.as_tensor(load_dataset("digits", "train")[: smoke_scaled(128, 64)])
+
+    def data():
+        return model, images
+
     rows, best = [], None
+    how = machine()
     t0 = time.perf_counter()
+    cached: dict = {}  # grids that do not depend on the sampler, built once
     for lo in (curve_lo, args.coarse_sigma_min):
         for nfe in NFES:
             x_init = (
                 torch.randn(args.samples, 64, generator=torch.Generator().manual_seed(nfe)) * hi
             )
-            for sampler in ("ddpm", args.ode_sampler):
+            for sampler in SAMPLERS_RUN:
+                kind = sampler_kind(sampler, SAMPLERS[sampler].stochastic)
+                pick = recommended_name(curve, lo, hi, kind=kind, with_samples=True)[0]
                 for name in SCHEDULES:
-                    sigmas64 = grid(name, nfe, curve, lo, hi)
+                    key = (lo, nfe, name, kind if name == "gauss-step" else None)
+                    if key not in cached:
+                        cached[key] = grid(name, nfe, curve, lo, hi, sampler, data)
+                    sigmas64 = cached[key]
                     sigmas = sigmas64.float()
                     spec = SAMPLERS[sampler]
                     assert spec.nfe(sigmas) == nfe, (sampler, name, spec.nfe(sigmas))
                     gen = torch.Generator().manual_seed(1000 + nfe)
                     with torch.no_grad():
                         out = spec(model, x_init.clone(), sigmas, generator=gen)
-                    q = digits_quality(out)
+                    q = digits_quality(out, bootstrap=BOOTSTRAP)
                     r = las_objective(sigmas64[:-1].numpy(), curve)
                     row = {"sigma_min": lo, "nfe": nfe, "sampler": sampler, "schedule": name}
-                    row.update(R=r, **q)
+                    row.update(R=r, optimize=pick, **q)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     if best is None or q["fd"] < best[0]:
@@ -135,34 +182,44 @@ def main() -> None:
         json.dumps({"checkpoint_info": meta["info"], "rows": rows}, indent=1)
     )
 
+    columns = [*SCHEDULES, "optimize"]
     lines = [
-        "| σ_min | sampler | NFE | " + " | ".join(SCHEDULES) + " | LAS rank |",
-        "|---|---|---|" + "---|" * (len(SCHEDULES) + 1),
+        "| σ_min | sampler | NFE | " + " | ".join(columns) + " | optimize / best | LAS rank |",
+        "|---|---|---|" + "---|" * (len(columns) + 2),
     ]
     for lo in (curve_lo, args.coarse_sigma_min):
-        for sampler in ("ddpm", args.ode_sampler):
+        for sampler in SAMPLERS_RUN:
             for nfe in NFES:
-                fds = {
-                    r["schedule"]: r["fd"]
+                cell = {
+                    r["schedule"]: r
                     for r in rows
                     if r["sampler"] == sampler and r["nfe"] == nfe and r["sigma_min"] == lo
                 }
-                top = min(fds.values())
-                cells = [
-                    f"**{fds[s]:.1f}**" if fds[s] == top else f"{fds[s]:.1f}" for s in SCHEDULES
-                ]
+                pick = next(iter(cell.values()))["optimize"]
+                fds = {s: cell[s]["fd"] for s in SCHEDULES}
+                top = min(fds, key=fds.get)
+                texts = [f"**{fds[s]:.1f}**" if s == top else f"{fds[s]:.1f}" for s in SCHEDULES]
+                texts.append(f"{pick}")
+                # a gap inside two bootstrap sds of the difference is not a loss
+                gap = fds[pick] - fds[top]
+                spread = 2 * np.hypot(cell[pick]["fd_sd"], cell[top]["fd_sd"])
+                verdict = f"{fds[pick] / fds[top]:.2f}" + (" (tie)" if gap <= spread else "")
                 rank = 1 + sum(v < fds["las"] for v in fds.values())
                 lines.append(
-                    f"| {lo:.3g} | {sampler} | {nfe} | " + " | ".join(cells) + f" | {rank} |"
+                    f"| {lo:.3g} | {sampler} | {nfe} | "
+                    + " | ".join(texts)
+                    + f" | {verdict} | {rank} |"
                 )
     table = "\n".join(lines)
     floor = rows[0]["fd_floor"]
+    sd = np.median([r["fd_sd"] for r in rows])
     info = meta["info"]
     note = (
         f"Classifier-feature FD to the training split ({args.samples} samples, lower is better; "
-        f"held-out real digits score {floor:.1f}). Model: {info['config']['steps']} steps, "
-        f"{info['seconds'] / 60:.1f} min training; σ_max {hi:.4g}; sampling "
-        f"{elapsed:.0f} s."
+        f"held-out real digits score {floor:.1f}; median bootstrap sd of a cell {sd:.2f}, "
+        f"'(tie)': the gap to the row's best is within 2 sd of the difference). Model: "
+        f"{info['config']['steps']} steps, {info['seconds'] / 60:.1f} min training; "
+        f"σ_max {hi:.4g}; sampling {elapsed:.0f} s on a {how}."
     )
     (OUT / "las_vs_heuristics.md").write_text(table + "\n\n" + note + "\n")
     print(table)
