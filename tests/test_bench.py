@@ -189,6 +189,8 @@ def test_report_writes_markdown_html_and_figures(tmp_path, small_suite):
     assert "Best per NFE" in md and "error_vs_nfe_gaussian-16.png" in md
     assert (tmp_path / "rep" / "error_vs_nfe_gaussian-16.png").stat().st_size > 10_000
     assert (tmp_path / "rep" / "exact_d_vs_k.png").exists()
+    assert (tmp_path / "rep" / "queries_vs_eps_gaussian-16.png").stat().st_size > 10_000
+    assert "## Failed cells (0)" in md
     assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
     r = CliRunner().invoke(app, ["report", "--db", str(tmp_path / "none.duckdb")])
     assert r.exit_code == 2 and "not found" in r.output

@@ -15,6 +15,7 @@ import torch
 from typer.testing import CliRunner
 
 from scorelab.bench import ResultStore, load_suite, run_suite
+from scorelab.bench.report import write_report
 from scorelab.cli import app
 from scorelab.loss_curve import LossCurve
 from scorelab.models import load_checkpoint
@@ -249,6 +250,10 @@ def test_a_failing_cell_is_recorded_and_the_sweep_completes(tmp_path):
         assert run_suite(suite, store) == 0  # failed cells are not retried unless asked
         assert run_suite(suite, store, retry_failed=True) == 1
         assert len(store.failures()) == 1
+        md = write_report(store, tmp_path / "rep").read_text()
+    # the report lists the failed cell with its error, and still draws the cells that ran
+    assert "## Failed cells (1)" in md and "cannot run within NFE 2" in md
+    assert "Failed cells (1)" in (tmp_path / "rep" / "report.html").read_text()
 
 
 def test_bench_cli_reports_failed_cells(tmp_path):

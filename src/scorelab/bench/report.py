@@ -2,8 +2,14 @@
 
 Figures (PNG, written next to the report):
 
-* ``error_vs_nfe_<target>.png`` — the headline error (mean over seeds) against NFE, one line per
-  sampler × schedule; scorelab solid, peers dashed; the finite-sample floor dotted.
+* ``error_vs_nfe_<target>.png`` — the headline error (mean over seeds) against NFE in two
+  panels, scorelab and peers, each with its :data:`BEST_N` best methods (sampler × schedule,
+  ranked by the geometric mean of their error over the NFE ladder) in distinct colours and
+  markers; the best error of either side at each NFE is drawn in both panels as a thick grey
+  line with its method named, and the finite-sample floor dotted.
+* ``queries_vs_eps_<target>.png`` — NFE*(ε), the fewest oracle-counted calls reaching ε
+  (:func:`scorelab.metrics.queries_to_reach`), against ε from the floor up, for the same
+  best methods (same panels, colours and markers).
 * ``exact_d_vs_k.png`` — the exact discretization term D of the frozen-x0 (``ddpm``) runs against
   its number of steps K, one line per schedule and target (log–log).
 
@@ -17,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -43,24 +50,114 @@ def _series(store: ResultStore, score_error: float):
     return out, floors, metrics
 
 
-def _error_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> None:
-    fig, ax = plt.subplots(figsize=(12, 6))
-    for (method, schedule, is_peer), pts in sorted(series.items()):
-        nfe, err = zip(*pts, strict=True)
-        label = f"{method.removeprefix('scorelab:')} / {schedule}"
-        ax.plot(nfe, err, "--" if is_peer else "-", marker="o", ms=3, lw=1, label=label, alpha=0.8)
-    ax.axhline(floor, color="k", ls=":", lw=1, label="finite-sample floor")
-    ax.set(
-        xscale="log",
-        yscale="log",
-        xlabel="NFE (score queries per sample)",
-        ylabel=metric,
-        title=f"{target}: error vs NFE (solid: scorelab, dashed: peers)",
-    )
-    ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+#: methods drawn per panel of a figure
+BEST_N = 6
+_MARKERS = "osD^v<>ph*"
+
+
+def _best_n(series: dict, is_peer: bool) -> list[tuple]:
+    """The BEST_N keys of one side with the most NFE points, lowest geometric-mean error first."""
+    side = {k: v for k, v in series.items() if bool(k[2]) == is_peer}
+    if not side:
+        return []
+    longest = max(len(v) for v in side.values())
+
+    def geo(pts) -> float:
+        errs = np.maximum([e for _, e in pts], 1e-300)
+        return float(np.exp(np.log(errs).mean()))
+
+    full = [k for k, v in side.items() if len(v) == longest]
+    return sorted(full, key=lambda k: geo(side[k]))[:BEST_N]
+
+
+def _label(key: tuple) -> str:
+    method, schedule, _ = key
+    return f"{method.removeprefix('scorelab:')} / {schedule}"
+
+
+def _envelope(series: dict) -> list[tuple[float, float, str]]:
+    """(NFE, best error, its method) of either side at each NFE budget."""
+    best: dict = {}
+    for key, pts in series.items():
+        for nfe, err in pts:
+            if nfe not in best or err < best[nfe][0]:
+                best[nfe] = (err, _label(key))
+    return [(n, *best[n]) for n in sorted(best)]
+
+
+def _panels(title: str, ylabel: str, xlabel: str):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharex=True, sharey=True)
+    for ax, side in zip(axes, ("scorelab", "peers"), strict=True):
+        ax.set(xscale="log", yscale="log", xlabel=xlabel, title=f"{title} — {side}")
+    axes[0].set_ylabel(ylabel)
+    return fig, axes
+
+
+def _finish(fig, axes, path: Path) -> None:
+    for ax in axes:
+        ax.legend(fontsize=7, loc="best")
+        ax.grid(True, which="major", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _error_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> None:
+    fig, axes = _panels(f"{target}: error vs NFE", metric, "NFE (oracle-counted queries)")
+    env = _envelope(series)
+    for ax, is_peer in zip(axes, (False, True), strict=True):
+        for i, key in enumerate(_best_n(series, is_peer)):
+            nfe, err = zip(*series[key], strict=True)
+            style = {"marker": _MARKERS[i % len(_MARKERS)], "color": f"C{i}", "ms": 5, "lw": 1.3}
+            ax.plot(nfe, err, label=_label(key), **style)
+        ax.plot(
+            [n for n, _, _ in env],
+            [e for _, e, _ in env],
+            color="0.5",
+            lw=5,
+            alpha=0.35,
+            label="best of either side",
+            zorder=0,
+        )
+        for n, e, who in env:
+            ax.annotate(
+                who,
+                (n, e),
+                fontsize=6,
+                rotation=20,
+                xytext=(3, -10),
+                textcoords="offset points",
+                color="0.3",
+            )
+        ax.axhline(floor, color="k", ls=":", lw=1, label="finite-sample floor")
+    _finish(fig, axes, path)
+
+
+def _queries_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> bool:
+    """NFE*(ε) against ε for the best methods of each side; False if nothing reaches any ε."""
+    from ..metrics import queries_to_reach
+
+    top = max(e for pts in series.values() for _, e in pts)
+    lo = min(e for pts in series.values() for _, e in pts)
+    eps = np.geomspace(max(lo, 1e-300) * 1.01, top, 24)
+    fig, axes = _panels(f"{target}: queries to reach ε", "NFE*(ε)", f"ε ({metric})")
+    drawn = False
+    for ax, is_peer in zip(axes, (False, True), strict=True):
+        for i, key in enumerate(_best_n(series, is_peer)):
+            nfe, err = zip(*series[key], strict=True)
+            need = np.array([queries_to_reach(nfe, err, e) for e in eps])
+            ok = np.isfinite(need)
+            if not ok.any():
+                continue
+            drawn = True
+            style = {"marker": _MARKERS[i % len(_MARKERS)], "color": f"C{i}", "ms": 4, "lw": 1.3}
+            ax.plot(eps[ok], need[ok], label=_label(key), **style)
+        ax.axvline(floor, color="k", ls=":", lw=1, label="finite-sample floor")
+    if drawn:
+        _finish(fig, axes, path)
+    else:
+        plt.close(fig)
+    return drawn
 
 
 def _d_figure(path: Path, store: ResultStore) -> bool:
@@ -118,9 +215,13 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         raise ValueError(f"the store holds no rows with score_error = {score_error}")
     figures = []
     for target in sorted(series):
+        args = (target, series[target], floors[target], metrics[target])
         name = f"error_vs_nfe_{target}.png"
-        _error_figure(out / name, target, series[target], floors[target], metrics[target])
+        _error_figure(out / name, *args)
         figures.append((f"{target}: error vs NFE", name))
+        name = f"queries_vs_eps_{target}.png"
+        if _queries_figure(out / name, *args):
+            figures.append((f"{target}: queries to reach ε", name))
     if _d_figure(out / "exact_d_vs_k.png", store):
         figures.append(("exact D vs K (frozen-x0 sampler)", "exact_d_vs_k.png"))
     best = best_per_nfe(store, score_error)
@@ -171,6 +272,23 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
             *(f"| {t} | {n} | {m} | {kl:.4g} |" for t, n, m, kl in exact),
             "",
         ]
+    failed = store.failures()
+    fail_header = ["cell", "target", "method", "error"]
+    fail_rows = [
+        [f["cell_key"][:12], f["target"], f["method"], f["message"].splitlines()[0][:200]]
+        for f in failed
+    ]
+    fail_rows = [[c.replace("|", "/") for c in r] for r in fail_rows]
+    md += [
+        f"## Failed cells ({len(failed)})\n",
+        *(
+            ["| " + " | ".join(fail_header) + " |", "|" + "---|" * len(fail_header)]
+            + ["| " + " | ".join(r) + " |" for r in fail_rows]
+            if failed
+            else ["None: every cell of the store finished."]
+        ),
+        "",
+    ]
     for title, name in figures:
         md += [f"## {title}\n", f"![{title}]({name})\n"]
     md_path = out / "report.md"
@@ -183,6 +301,10 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in q_rows
     )
     q_heads = "".join(f"<th>{html.escape(h)}</th>" for h in q_header)
+    f_cells = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in fail_rows
+    )
+    f_heads = "".join(f"<th>{html.escape(h)}</th>" for h in fail_header)
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img src='{n}' alt='{html.escape(t)}'>" for t, n in figures
     )
@@ -192,7 +314,8 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}</style></head>"
         f"<body><h1>scorelab benchmark report</h1><p>{count} stored runs; score error "
         f"{score_error}.</p><h2>Queries to reach an error (NFE*)</h2><table><tr>{q_heads}</tr>"
-        f"{q_cells}</table><h2>Best per NFE</h2><table><tr>{heads}</tr>{cells}</table>{imgs}"
+        f"{q_cells}</table><h2>Best per NFE</h2><table><tr>{heads}</tr>{cells}</table>"
+        f"<h2>Failed cells ({len(failed)})</h2><table><tr>{f_heads}</tr>{f_cells}</table>{imgs}"
         "</body></html>"
     )
     return md_path
