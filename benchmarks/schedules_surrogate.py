@@ -12,7 +12,9 @@ Every loss-curve schedule is built from the target's exact mmse curve (atoms64-r
 Columns: the heuristics, ``ays-opt`` (Align Your Steps' KLUB optimised on 512 exact samples
 with the exact denoiser), LAS, info-las, info-las-ms (the multistep penalty), entropic time,
 gauss-step (the Gaussian-surrogate single-step DP; ``posterior`` steps for the stochastic
-samplers, ``deterministic`` for 2M) and ``optimize``: the schedule that
+samplers, ``deterministic`` for 2M), gauss-opt (the sampler's own exact output KL on that
+surrogate, minimised: ``scorelab.exact.gaussian_optimized_schedule``) and ``optimize``: the
+schedule that
 ``scorelab.schedules.recommend.RECOMMENDED`` picks for that sampler, metric and curve (it is one
 of the other columns in each row). Writes
 ``docs/bench-schedules-surrogate.csv`` and, with ``--write-readme``, the README block
@@ -21,7 +23,8 @@ or within 5 %; a Monte-Carlo value below its floor counts as the floor).
 
     python benchmarks/schedules_surrogate.py [--write-readme] [--quick] [--only TARGET ...]
 
-``--only`` recomputes the named targets and keeps the committed CSV's rows of the others.
+``--only`` / ``--columns`` recompute the named targets / schedule columns and keep the committed
+CSV's other rows (with the current rule's choices).
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ import torch
 from _readme import add_from_csv_option, ratio_cells, rows_from_run_or_csv, write_readme_block
 from schedules_exact import laws
 from scorelab.exact import (
-    collinear_projection,
     exact_output_1d,
     exact_output_collinear,
+    gaussian_optimized_schedule,
     gaussian_output_kl,
     mmse_1d,
+    mmse_collinear,
 )
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import cosine, karras, las_schedule, log_snr_uniform, optimize_ays
@@ -52,12 +56,12 @@ from scorelab.schedules.information import (
     multistep_information_las_schedule,
 )
 from scorelab.schedules.recommend import (
-    RECOMMENDED,
-    RESOLVED_THRESHOLD,
+    NEEDS,
+    recommended_name,
     sampler_kind,
     surrogate_step,
 )
-from scorelab.schedules.surrogate import gaussian_step_schedule, resolved_fraction
+from scorelab.schedules.surrogate import gaussian_step_schedule
 from scorelab.targets import Discrete, Gaussian, GaussianMixture
 from scorelab.theory import InformationCurve
 
@@ -75,6 +79,7 @@ SCHEDULES = (
     "info-las-ms",
     "entropic",
     "gauss-step",
+    "gauss-opt",
     "optimize",
 )
 
@@ -112,8 +117,7 @@ def mmse_curve(target, sig: np.ndarray) -> np.ndarray:
         coarse = sig[::4]
         est = target.mmse(coarse, num_samples=SAMPLED // 4, seed=0)
         return np.exp(np.interp(np.log(sig), np.log(coarse[::-1]), np.log(est[::-1])))
-    line, orth, count = collinear_projection(target)
-    return mmse_1d(line, sig) + count * orth.mmse(sig)
+    return mmse_collinear(target, sig)
 
 
 def sampled_snapped(sampler: str, target: Discrete, grid: torch.Tensor) -> tuple[float, float]:
@@ -167,30 +171,51 @@ def grids(curve, steps: int, target) -> dict[str, torch.Tensor]:
     return out
 
 
-def prepare(args: tuple[int, bool]) -> tuple[bool, dict[int, dict[str, torch.Tensor]]]:
-    """Target ``index`` of :func:`targets`: is it continuous at σ_min (the rule's input), and
-    its grids per K, built once for all samplers from its exact mmse curve."""
-    index, quick = args
+def prepare(args: tuple[int, bool, tuple[str, ...]]) -> tuple[dict, dict[int, dict]]:
+    """Target ``index`` of :func:`targets`: its exact mmse curve's choices (the rule's pick per
+    sampler and metric) and its sampler-independent grids per K, built once for all samplers."""
+    index, quick, columns = args
     torch.set_num_threads(1)
     name, scale, target = targets()[index]
     sig = np.geomspace(HI, LO, 801)
     curve = InformationCurve.from_sigmas(sig, mmse_curve(target, sig))
-    continuous = resolved_fraction(curve, LO, HI) < RESOLVED_THRESHOLD
+    choices = {
+        (sampler, metric): recommended_name(
+            curve,
+            LO,
+            HI,
+            kind=sampler_kind(sampler, SAMPLERS[sampler].stochastic),
+            metric=metric,
+            available=set(NEEDS.values()),
+        )[0]
+        for sampler in SAMPLERS_RUN
+        for metric in ("continuous", "snapped")
+    }
     print(f"grids: {name} x{scale}", flush=True)
-    return continuous, {k: grids(curve, k, target) for k in ((5, 10) if quick else (5, 10, 20))}
+    wanted = {c for c in columns if c != "gauss-opt"}
+    by_steps = {
+        k: grids(curve, k, target) if wanted else {} for k in ((5, 10) if quick else (5, 10, 20))
+    }
+    return {"choices": choices, "curve": curve}, by_steps
 
 
-def score_target(args: tuple[int, str, bool, bool, dict]) -> list[dict]:
-    """The rows of one target × sampler."""
-    index, sampler, quick, continuous, by_steps = args
+def score_target(args: tuple) -> list[dict]:
+    """The rows of one target × sampler (the ``gauss-opt`` grid, which depends on the sampler,
+    is built here)."""
+    index, sampler, quick, columns, info, by_steps = args
     torch.set_num_threads(1)
     name, scale, target = targets()[index]
     kind = sampler_kind(sampler, SAMPLERS[sampler].stochastic)
     rows = []
     for steps, all_grids in by_steps.items():
-        for sched in SCHEDULES[:-1]:
-            key = f"gauss-step:{surrogate_step(kind)}" if sched == "gauss-step" else sched
-            cont, snap, floor_cont, floor_snap = score(sampler, target, all_grids[key], quick)
+        for sched in columns:
+            if sched == "gauss-opt":
+                grid = gaussian_optimized_schedule(sampler, steps, info["curve"], LO, HI)[0]
+            elif sched == "gauss-step":
+                grid = all_grids[f"gauss-step:{surrogate_step(kind)}"]
+            else:
+                grid = all_grids[sched]
+            cont, snap, floor_cont, floor_snap = score(sampler, target, grid, quick)
             rows.append(
                 dict(
                     target=name,
@@ -202,33 +227,48 @@ def score_target(args: tuple[int, str, bool, bool, dict]) -> list[dict]:
                     kl_snapped=snap,
                     floor_continuous=floor_cont,
                     floor_snapped=floor_snap,
-                    choice_continuous=RECOMMENDED[(continuous, kind, "continuous")],
-                    choice_snapped=RECOMMENDED[(continuous, kind, "snapped")],
+                    choice_continuous=info["choices"][(sampler, "continuous")],
+                    choice_snapped=info["choices"][(sampler, "snapped")],
                 )
             )
     print(f"{sampler} {name} x{scale} done", flush=True)
     return rows
 
 
-def run(quick: bool, only: tuple[str, ...] | None = None) -> list[dict]:
-    """Every row, or (``only``) the named targets' rows recomputed and the committed CSV's rows
-    of the other targets kept."""
+def run(
+    quick: bool, only: tuple[str, ...] | None = None, columns: tuple[str, ...] | None = None
+) -> list[dict]:
+    """Every row, or (``only``, ``columns``) the rows of the named targets and schedule columns
+    recomputed and the committed CSV's other rows kept (their rule choices updated)."""
     names = [name for name, _, _ in targets()]
     if only is not None and not set(only) <= set(names):
         raise SystemExit(f"unknown target(s) {sorted(set(only) - set(names))}; choose from {names}")
+    columns = columns or SCHEDULES[:-1]
+    if not set(columns) <= set(SCHEDULES[:-1]):
+        raise SystemExit(f"unknown column(s) {sorted(set(columns) - set(SCHEDULES))}")
     picked = [i for i, name in enumerate(names) if only is None or name in only]
     with ProcessPoolExecutor(2) as pool:
-        prepared = list(pool.map(prepare, [(i, quick) for i in picked]))
+        prepared = list(pool.map(prepare, [(i, quick, columns) for i in picked]))
         jobs = [
-            (i, sampler, quick, *prep)
+            (i, sampler, quick, columns, *prep)
             for i, prep in zip(picked, prepared, strict=True)
             for sampler in SAMPLERS_RUN
         ]
         rows = [row for part in pool.map(score_target, jobs) for row in part]
-    if only is None:
+    if only is None and set(columns) == set(SCHEDULES[:-1]):
         return rows
+
+    def key(r):
+        return r["target"], float(r["scale"]), int(r["steps"]), r["sampler"], r["schedule"]
+
+    fresh = {key(r) for r in rows}
+    choices = {(r["target"], float(r["scale"]), r["sampler"]): r for r in rows}
     with CSV.open() as fh:
-        kept = [r for r in csv.DictReader(fh) if r["target"] not in only]
+        kept = [r for r in csv.DictReader(fh) if key(r) not in fresh]
+    for r in kept:  # the rule may have changed since the kept rows were written
+        new = choices.get((r["target"], float(r["scale"]), r["sampler"]))
+        if new is not None:
+            r.update({c: new[c] for c in ("choice_continuous", "choice_snapped")})
     return kept + rows
 
 
@@ -273,12 +313,17 @@ def main() -> None:
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--quick", action="store_true", help="K = 5 and 10 only")
     ap.add_argument("--only", nargs="+", metavar="TARGET", help="recompute these targets only")
+    ap.add_argument("--columns", nargs="+", metavar="SCHEDULE", help="recompute these only")
     add_from_csv_option(ap)
     args = ap.parse_args()
     only = tuple(args.only) if args.only else None
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick, only))
-    if only:
-        facts += f"; only {', '.join(only)} rerun, the other rows kept from the CSV"
+    columns = tuple(args.columns) if args.columns else None
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick, only, columns))
+    if only or columns:
+        facts += (
+            f"; rerun: targets {', '.join(only or ['all'])}, columns "
+            f"{', '.join(columns or ['all'])}; the other rows kept from the CSV"
+        )
     table = summary(rows)
     print(table)
     if args.write_readme:

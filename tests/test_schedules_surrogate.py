@@ -13,7 +13,15 @@ from typer.testing import CliRunner
 
 from scorelab.cli import app
 from scorelab.curves import optimized_schedule
-from scorelab.exact import gaussian_output_kl, mmse_1d
+from scorelab.exact import (
+    exact_output_collinear,
+    gauss_opt_builder,
+    gaussian_optimized_schedule,
+    gaussian_output_kl,
+    mmse_1d,
+    mmse_collinear,
+    surrogate_output_kl,
+)
 from scorelab.schedules import cosine, karras, log_snr_uniform
 from scorelab.schedules.information import (
     _info_las_costs,
@@ -28,10 +36,11 @@ from scorelab.schedules.surrogate import (
     GaussianSpectrum,
     fit_gaussian_spectrum,
     gaussian_step_schedule,
+    refine_grid,
     resolved_fraction,
     single_step_costs,
 )
-from scorelab.targets import Discrete, Gaussian
+from scorelab.targets import Discrete, Gaussian, GaussianMixture
 from scorelab.theory import InformationCurve
 
 LO, HI = 0.002, 80.0
@@ -91,10 +100,16 @@ def test_surrogate_single_step_costs_are_the_exact_ones_on_a_gaussian():
     v = np.array([0.01, 0.3, 2.0, 40.0])
     target = Gaussian(np.zeros(4), v)
     cand = np.array([50.0, 3.0, 0.4, 0.02])
-    for kind, sampler in (("posterior", "ddpm"), ("deterministic", "ddim")):
+    cases = (
+        ("posterior", "ddpm", {}),
+        ("deterministic", "ddim", {}),
+        ("accelerated", "accel_sde", {"burn_in": 0, "clip": None}),  # one step, no history
+    )
+    for kind, sampler, options in cases:
         costs = single_step_costs(cand, GaussianSpectrum(v, np.ones(4)), kind)
         for a, b in itertools.combinations(range(4), 2):
-            exact = gaussian_output_kl(sampler, target, torch.tensor([cand[a], cand[b]]))
+            grid = torch.tensor([cand[a], cand[b]])
+            exact = gaussian_output_kl(sampler, target, grid, **options)
             assert costs[a, b] == pytest.approx(exact, rel=1e-8, abs=1e-12), (kind, a, b)
     with pytest.raises(ValueError, match="unknown step kind"):
         single_step_costs(cand, GaussianSpectrum(v, np.ones(4)), "heun")
@@ -167,12 +182,13 @@ def test_optimize_picks_by_sampler_and_curve_and_fits_the_budget(monkeypatch):
     # smoke-sized exact mmse curves (the choice depends on the curve's shape, not its last digit)
     monkeypatch.setenv("SCORELAB_SMOKE", "1")
     g = optimized_schedule("ddpm", 10, target="gaussian-16")
-    assert g.meta["chosen"] == "gauss-step" and g.meta["steps"] == 9 and g.meta["nfe"] == 10
+    assert g.meta["chosen"] == "gauss-opt" and g.meta["steps"] == 9 and g.meta["nfe"] == 10
+    assert g.meta["predicted_cost_kind"] == "output KL at sigma_min, Gaussian surrogate"
     assert float(g.sigmas[-1]) == 0 and len(g.sigmas) == 11
     m = optimized_schedule("dpmpp_2m", 10, target="atoms64-r8")
     assert m.meta["chosen"] == "info-las-ms" and m.meta["predicted_cost_kind"] == "path KL D"
     h = optimized_schedule("heun", 10, target="gaussian-16")  # 2 calls per step, 1 for the last
-    assert h.meta["chosen"] == "log-snr" and h.meta["nfe"] <= 10
+    assert h.meta["chosen"] == "gauss-opt" and h.meta["nfe"] <= 10
     s = optimized_schedule("ddpm", 10, target="atoms64-r8", metric="snapped")
     assert s.meta["chosen"] == "entropic"
     a = optimized_schedule("dpmpp_2m", 10, target="atoms64-r8", metric="snapped")
@@ -189,7 +205,7 @@ def test_optimize_command_exports_and_errors():
     r = runner.invoke(app, [*base, "--sampler", "ddpm", "--nfe", "8", "--format", "json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert out["chosen"] == "gauss-step" and out["steps"] == 7 and out["sigmas"][-1] == 0
+    assert out["chosen"] == "gauss-opt" and out["steps"] == 7 and out["sigmas"][-1] == 0
     r = runner.invoke(app, [*base, "--sampler", "dpmpp_2m", "--nfe", "8", "--format", "diffusers"])
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.output)["timesteps"]) >= 7
@@ -207,6 +223,11 @@ def test_recommended_schedule_by_kind_with_and_without_data():
     gauss, law = curve_of(gaussian16()), atoms()
     assert recommended_schedule(5, gauss, LO, HI, kind="posterior")[0] == "gauss-step"
     assert recommended_schedule(5, gauss, LO, HI, kind="stochastic")[0] == "log-snr"
+    # with the sampler at hand, continuous data gets the grid optimised for that sampler
+    name, sig, _ = recommended_schedule(
+        5, gauss, LO, HI, kind="stochastic", sampler_optimizer=gauss_opt_builder("accel_sde")
+    )
+    assert name == "gauss-opt" and len(sig) == 6
     name, sig, resolved = recommended_schedule(
         5, curve_of(law), LO, HI, kind="deterministic", metric="snapped"
     )
@@ -220,3 +241,69 @@ def test_recommended_schedule_by_kind_with_and_without_data():
     assert not torch.allclose(sig, karras(5, LO, HI).double())  # the search moved the grid
     with pytest.raises(ValueError, match="unknown sampler kind 'sde'"):
         recommended_schedule(5, gauss, LO, HI, kind="sde")
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "dpmpp_2m", "accel_sde"])
+def test_surrogate_output_kl_is_the_exact_kl_on_the_gaussian_itself(sampler):
+    v = np.linspace(0.25, 2.0, 16)
+    options = {"clip": None} if sampler == "accel_sde" else {}
+    grid = karras(7, LO, HI)
+    got = surrogate_output_kl(sampler, GaussianSpectrum(v, np.ones(16)), grid, **options)
+    assert got == pytest.approx(gaussian_output_kl(sampler, gaussian16(), grid, **options), 1e-9)
+
+
+def test_refine_grid_never_increases_its_objective_and_keeps_the_ends():
+    start = log_snr_uniform(6, LO, HI).double().numpy()
+    calls = []
+
+    def objective(g):  # a smooth objective with its minimum away from log-SNR-uniform
+        calls.append(g)
+        return float(np.sum((np.log(g[1:-1]) - np.log([20.0, 5.0, 1.0, 0.2, 0.02])) ** 2))
+
+    grid, value = refine_grid(start, objective, sweeps=3, candidates=8)
+    assert value < objective(start) and value == pytest.approx(objective(grid))
+    assert grid[0] == start[0] and grid[-1] == start[-1] and np.all(np.diff(grid) < 0)
+    assert all(np.all(np.diff(g) < 0) for g in calls)  # every trial grid stays decreasing
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "dpmpp_2m", "accel_sde"])
+def test_gauss_opt_beats_every_other_grid_on_gaussian16(sampler):
+    """gauss-opt minimises the sampler's own exact output KL on the loss curve's Gaussian
+    surrogate, which on a Gaussian is the real one: it is never worse than its starts and, for
+    the second-order samplers, much better (benchmarks/schedules_surrogate.py has every K and
+    scale)."""
+    target = gaussian16()
+    curve = curve_of(target)
+    options = {"clip": None} if sampler == "accel_sde" else {}
+    grid, predicted = gaussian_optimized_schedule(sampler, 8, curve, LO, HI)
+    ours = gaussian_output_kl(sampler, target, grid, **options)
+    # the fit recovers the spectrum to ~1 %; near-cancelling errors magnify that in the KL
+    assert ours == pytest.approx(predicted, rel=0.25)
+    others = [
+        gaussian_output_kl(sampler, target, g, **options)
+        for g in (
+            karras(8, LO, HI),
+            log_snr_uniform(8, LO, HI),
+            gaussian_step_schedule(8, curve, LO, HI),
+            information_las_schedule(8, curve, LO, HI),
+        )
+    ]
+    assert ours <= min(others)
+    if sampler != "ddpm":  # measured at K = 8: 0.37 (accel_sde) and 0.0012 (2M) of the best other
+        assert ours < 0.5 * min(others)
+
+
+def test_gauss_opt_carries_over_to_a_mixture_it_only_approximates():
+    """gmm2-1000 is not Gaussian (two components along one line); gauss-opt, built from its
+    exact mmse curve alone, still beats log-SNR-uniform and EDM for accel_sde (held-out: the
+    rule was set before this target was added; measured 0.04 of the best other grid)."""
+    mu = np.full(1000, 0.5)
+    target = GaussianMixture([0.5, 0.5], np.stack([mu, -mu]), 0.25)
+    curve = InformationCurve.from_sigmas(SIG, mmse_collinear(target, SIG))
+    grid = gaussian_optimized_schedule("accel_sde", 10, curve, LO, HI)[0]
+
+    def kl(g):
+        opts = {"clip": None, "monte_carlo_samples": 1 << 16}
+        return exact_output_collinear("accel_sde", target, g, **opts).kl_continuous
+
+    assert kl(grid) < 0.5 * min(kl(log_snr_uniform(10, LO, HI)), kl(karras(10, LO, HI)))

@@ -240,10 +240,13 @@ def optimized_schedule(
     :func:`~scorelab.schedules.recommend.recommended_schedule`'s: chosen from the sampler's kind,
     the metric (``"continuous"``: the law at σ_min; ``"snapped"``: after a final denoise onto
     discrete data) and whether the curve is resolved before σ_min. ``meta`` records the
-    choice, K, the NFE and the predicted cost: for a curve still continuous at σ_min the summed
-    single-step output KL on its Gaussian surrogate
+    choice, K, the NFE and the predicted cost: for ``gauss-opt`` (a curve still continuous at
+    σ_min) the sampler's exact output KL at σ_min on the curve's Gaussian surrogate
+    (:func:`~scorelab.exact.surrogate_output_kl`), for another grid on such a curve the summed
+    single-step output KL on that surrogate
     (:func:`~scorelab.schedules.surrogate.single_step_costs`), for a resolved one the path KL D
     of the frozen-x0 sampler on the curve (nats)."""
+    from .exact import LINEAR_OPTIONS, gauss_opt_builder, surrogate_output_kl
     from .samplers import SAMPLERS
     from .samplers._common import largest_steps_within
     from .schedules.information import _info_las_costs, loss_at
@@ -290,11 +293,24 @@ def optimized_schedule(
 
     with status(f"schedule optimize: {sampler} ({kind}), K = {steps}"):
         name, sigmas, resolved = recommended_schedule(
-            steps, curve, lo, hi, kind=kind, metric=metric, samples=data, final_zero=final_zero
+            steps,
+            curve,
+            lo,
+            hi,
+            kind=kind,
+            metric=metric,
+            samples=data,
+            sampler_optimizer=gauss_opt_builder(sampler),
+            final_zero=final_zero,
         )
     grid = sigmas.double().numpy()
     grid = grid[grid > 0]
-    if resolved < RESOLVED_THRESHOLD:  # continuous at σ_min: the surrogate's step costs
+    if name == "gauss-opt":  # the sampler's own exact output KL on the Gaussian surrogate
+        spectrum = fit_gaussian_spectrum(curve, lo, hi)
+        options = LINEAR_OPTIONS.get(sampler, {})
+        predicted = surrogate_output_kl(sampler, spectrum, torch.as_tensor(grid), **options)
+        what = "output KL at sigma_min, Gaussian surrogate"
+    elif resolved < RESOLVED_THRESHOLD:  # continuous at σ_min: the surrogate's step costs
         step = surrogate_step(kind)
         steps_kl = single_step_costs(grid, fit_gaussian_spectrum(curve, lo, hi), step)
         predicted, what = float(np.diag(steps_kl, 1).sum()), "single-step KL, Gaussian surrogate"

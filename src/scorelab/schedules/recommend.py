@@ -10,7 +10,7 @@ optionally data samples with a denoiser, for Align Your Steps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import torch
 
@@ -28,6 +28,7 @@ __all__ = [
     "FALLBACK",
     "KINDS",
     "METRICS",
+    "NEEDS",
     "POSTERIOR_STEP_SAMPLERS",
     "RECOMMENDED",
     "RESOLVED_THRESHOLD",
@@ -45,14 +46,17 @@ POSTERIOR_STEP_SAMPLERS = frozenset({"ddpm"})
 
 #: (data still continuous at σ_min?, sampler kind, metric) → schedule name. Measured on DDPM
 #: (posterior), accel_sde (stochastic) and DPM-Solver++(2M) (deterministic) with exact output
-#: laws; other samplers follow their kind.
+#: laws; other samplers follow their kind. ``gauss-opt`` needs the sampler itself (it is
+#: optimised on the sampler's exact output law on the Gaussian surrogate:
+#: :func:`scorelab.exact.gaussian_optimized_schedule`), ``ays-opt`` data samples and a denoiser;
+#: without them :data:`FALLBACK` applies.
 RECOMMENDED: dict[tuple[bool, str, str], str] = {
-    (True, "posterior", "continuous"): "gauss-step",
-    (True, "posterior", "snapped"): "gauss-step",
-    (True, "stochastic", "continuous"): "log-snr",
-    (True, "stochastic", "snapped"): "log-snr",
-    (True, "deterministic", "continuous"): "log-snr",
-    (True, "deterministic", "snapped"): "log-snr",
+    (True, "posterior", "continuous"): "gauss-opt",
+    (True, "posterior", "snapped"): "gauss-opt",
+    (True, "stochastic", "continuous"): "gauss-opt",
+    (True, "stochastic", "snapped"): "gauss-opt",
+    (True, "deterministic", "continuous"): "gauss-opt",
+    (True, "deterministic", "snapped"): "gauss-opt",
     (False, "posterior", "continuous"): "info-las",
     (False, "posterior", "snapped"): "entropic",
     (False, "stochastic", "continuous"): "info-las",
@@ -60,8 +64,16 @@ RECOMMENDED: dict[tuple[bool, str, str], str] = {
     (False, "deterministic", "continuous"): "info-las-ms",
     (False, "deterministic", "snapped"): "ays-opt",
 }
-#: what a choice that needs data samples and a denoiser becomes when only a loss curve is known
-FALLBACK = {"ays-opt": "log-snr"}
+#: name → what it needs beyond the loss curve (a keyword of :func:`recommended_schedule`)
+NEEDS = {"ays-opt": "samples", "gauss-opt": "sampler_optimizer"}
+#: (name, sampler kind) → the choice when what the name needs is not given (the previous rule,
+#: measured in the same benchmark)
+FALLBACK: dict[tuple[str, str], str] = {
+    ("ays-opt", "deterministic"): "log-snr",
+    ("gauss-opt", "posterior"): "gauss-step",
+    ("gauss-opt", "stochastic"): "log-snr",
+    ("gauss-opt", "deterministic"): "log-snr",
+}
 
 #: resolved_fraction at or above this counts as resolved (atom-like). The Gaussian surrogate
 #: behind gauss-step is exact only for data that stays continuous down to σ_min (fraction ≈ 0);
@@ -99,18 +111,21 @@ def recommended_name(
     *,
     kind: str,
     metric: str = "continuous",
-    with_samples: bool = False,
+    available: Collection[str] = (),
 ) -> tuple[str, float]:
     """``(name, resolved_fraction)``: the :data:`RECOMMENDED` schedule's name for this sampler
-    kind, metric and loss curve, without building it (``with_samples``: data samples and a
-    denoiser are at hand; otherwise :data:`FALLBACK` applies)."""
+    kind, metric and loss curve, without building it. ``available`` names the :data:`NEEDS`
+    that are at hand (``"samples"``, ``"sampler_optimizer"``); a choice whose need is missing
+    becomes its :data:`FALLBACK`."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
     if kind not in KINDS:
         raise ValueError(f"unknown sampler kind {kind!r}; choose from {list(KINDS)}")
     resolved = resolved_fraction(loss, sigma_min, sigma_max)
     name = RECOMMENDED[(resolved < RESOLVED_THRESHOLD, kind, metric)]
-    return (name if with_samples else FALLBACK.get(name, name)), resolved
+    if name in NEEDS and NEEDS[name] not in available:
+        name = FALLBACK[(name, kind)]
+    return name, resolved
 
 
 def recommended_schedule(
@@ -122,6 +137,7 @@ def recommended_schedule(
     kind: str,
     metric: str = "continuous",
     samples: Callable[[], tuple[Callable, torch.Tensor]] | None = None,
+    sampler_optimizer: Callable[..., torch.Tensor] | None = None,
     num_candidates: int | None = None,
     final_zero: bool = False,
     dtype: torch.dtype = torch.float64,
@@ -136,12 +152,23 @@ def recommended_schedule(
         samples: a function returning ``(denoiser, x0)``, called only when the choice needs
             data (``ays-opt``: the KLUB is estimated on x0 with that denoiser); without it such
             choices become :data:`FALLBACK`'s.
+        sampler_optimizer: ``f(steps, loss, sigma_min, sigma_max, final_zero=...) -> sigmas``
+            for ``gauss-opt``: the grid optimised on the sampler's exact output law on the
+            loss curve's Gaussian surrogate (``functools.partial`` of
+            :func:`scorelab.exact.gaussian_optimized_schedule` with the sampler's name and
+            ``[0]`` of its result; this layer cannot import samplers). Without it, the
+            :data:`FALLBACK`.
         num_candidates: the optimiser's candidate levels; ``None`` keeps each schedule's own
             default, as measured in the benchmark.
     """
+    given = {"samples": samples, "sampler_optimizer": sampler_optimizer}
+    available = [k for k, v in given.items() if v is not None]
     name, resolved = recommended_name(
-        loss, sigma_min, sigma_max, kind=kind, metric=metric, with_samples=samples is not None
+        loss, sigma_min, sigma_max, kind=kind, metric=metric, available=available
     )
+    if name == "gauss-opt":
+        sigmas = sampler_optimizer(steps, loss, sigma_min, sigma_max, final_zero=final_zero)
+        return name, sigmas.to(dtype=dtype, device=device), resolved
     if name == "log-snr":
         sigmas = log_snr_uniform(steps, sigma_min, sigma_max, final_zero=final_zero)
         return name, sigmas.to(dtype=dtype, device=device), resolved

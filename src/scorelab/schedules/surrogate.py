@@ -18,7 +18,10 @@ all dimensions.
 
    * ``"posterior"`` (DDPM / frozen-x0): t = σ_b²/σ_a², c = t + (1 − t) w, s² = σ_b²(1 − t);
    * ``"deterministic"`` (DDIM, the first step of DPM-Solver++): t = σ_b/σ_a, c = t + (1 − t) w,
-     s = 0;  with w = v/(v + σ_a²).
+     s = 0;  with w = v/(v + σ_a²);
+   * ``"accelerated"`` (one ``accel_sde`` step with no history: the posterior move
+     m = c_p x_a + s_p ξ of the first kind, then the correction with a second query at (m, σ_b),
+     x_b = m + ½(1 − t)(w_b m − w x_a), w_b = v/(v + σ_b²), t = σ_b²/σ_a²; no clipping).
 3. **Schedule.** The exact shortest K-edge path over candidate levels with these edge costs
    (:func:`~scorelab.schedules.information.path_dp`): the issue's "isolated-step" yardstick, but
    computed from the loss curve through the surrogate instead of from the target.
@@ -47,11 +50,12 @@ __all__ = [
     "GaussianSpectrum",
     "fit_gaussian_spectrum",
     "gaussian_step_schedule",
+    "refine_grid",
     "resolved_fraction",
     "single_step_costs",
 ]
 
-STEP_KINDS = ("posterior", "deterministic")
+STEP_KINDS = ("posterior", "deterministic", "accelerated")
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,11 @@ def single_step_costs(sigmas, spectrum: GaussianSpectrum, step: str = "posterior
         if step == "posterior":
             t = (sb / sa) ** 2
             q = (t + (1 - t) * w) ** 2 * (v + sa**2) + sb**2 * (1 - t)
+        elif step == "accelerated":
+            t = (sb / sa) ** 2
+            lift = 1 + 0.5 * (1 - t) * v / (v + sb**2)
+            gain = lift * (t + (1 - t) * w) - 0.5 * (1 - t) * w
+            q = gain**2 * (v + sa**2) + lift**2 * sb**2 * (1 - t)
         else:
             t = sb / sa
             q = (t + (1 - t) * w) ** 2 * (v + sa**2)
@@ -158,3 +167,32 @@ def gaussian_step_schedule(
     cand = np.geomspace(hi, lo, M)
     costs = single_step_costs(cand, fit_gaussian_spectrum(loss, lo, hi), step)
     return _finish(cand[path_dp(costs, steps)], final_zero, dtype, device)
+
+
+def refine_grid(
+    grid,
+    objective: Callable[[np.ndarray], float],
+    *,
+    sweeps: int = 4,
+    candidates: int = 10,
+) -> tuple[np.ndarray, float]:
+    """Coordinate descent on the interior levels of a decreasing σ ``grid`` (ends fixed):
+    each σ_i in turn moves to the best of ``candidates`` log-spaced values strictly between its
+    neighbours or stays (so the objective never increases); stops after ``sweeps`` rounds or a
+    round without a move. Returns ``(grid, objective(grid))``."""
+    g = np.array(grid, dtype=np.float64)
+    sweeps = check_positive_int("sweeps", sweeps)
+    candidates = check_positive_int("candidates", candidates, minimum=2)
+    best = float(objective(g))
+    for _ in range(sweeps):
+        moved = False
+        for i in range(1, g.size - 1):
+            for value in np.geomspace(g[i + 1], g[i - 1], candidates + 2)[1:-1]:
+                trial = g.copy()
+                trial[i] = value
+                f = float(objective(trial))
+                if f < best:
+                    best, g, moved = f, trial, True
+        if not moved:
+            break
+    return g, best
