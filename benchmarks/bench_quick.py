@@ -1,8 +1,12 @@
 """Run a `scorelab bench` suite, write its report to docs/bench-SUITE/ and its best-per-NFE table
-into README.md (between the BENCH-TABLE markers for `quick`, STANDARD-TABLE for `standard`).
+into README.md (between the BENCH-TABLE markers for `quick`, STANDARD-TABLE for `standard`,
+DIGITS-BENCH for `digits` on a trained checkpoint).
 
-Run:  python benchmarks/bench_quick.py [--suite quick|standard] [--db FILE] [--workers N]
-          [--report-only]
+Run:  python benchmarks/bench_quick.py [--suite quick|standard|digits] [--db FILE] [--workers N]
+          [--model CKPT] [--report-only]
+
+`--model CKPT` runs the suite's methods on a scorelab checkpoint (`scorelab bench --model`); the
+digits suite needs it (default runs/digits.safetensors, from `scorelab train --data digits`).
 
 `--report-only` reports what the database holds without running the missing cells (the table
 says how many of the suite's cells are finished).
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 from _readme import machine, write_readme_block
+from scorelab._smoke import smoke
 from scorelab.bench import (
     ResultStore,
     best_per_nfe,
@@ -25,7 +30,8 @@ from scorelab.bench import (
 )
 from scorelab.bench.report import best_row_cells, write_report
 
-MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE"}
+MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE", "digits": "DIGITS-BENCH"}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -50,9 +56,16 @@ def main() -> None:
     parser.add_argument("--suite", default="quick", choices=sorted(MARKERS))
     parser.add_argument("--db", default=None, help="default: bench-SUITE.duckdb")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--model", default=None, help="a scorelab checkpoint to benchmark")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     suite = load_suite(args.suite)
+    if args.suite == "digits" and args.model is None:
+        args.model = str(ROOT / "runs" / "digits.safetensors")
+    if args.model is not None:
+        suite = suite.with_model(args.model)
+    if smoke():  # the README test's seconds-sized run
+        suite = suite.smoke()
     db = args.db or f"bench-{args.suite}.duckdb"
     t0, where = time.perf_counter(), machine()
     with ResultStore(db) as store:
@@ -61,7 +74,7 @@ def main() -> None:
         done = len(store.finished_keys(include_failed=False) & {c.key() for c in suite.cells})
         best = best_per_nfe(store)
         queries = queries_per_error(store)
-        write_report(store, Path(__file__).resolve().parents[1] / "docs" / f"bench-{args.suite}")
+        write_report(store, ROOT / "docs" / f"bench-{args.suite}")
     elapsed = time.perf_counter() - t0
     table = (
         "Queries to reach an error (NFE*, fewest oracle-counted model calls; ratio = scorelab / "
@@ -72,7 +85,10 @@ def main() -> None:
     )
     print(table)
     print(f"{done} of {len(suite.cells)} cells finished")
-    how = f"python benchmarks/bench_quick.py --suite {args.suite}; {done}/{len(suite.cells)} cells"
+    command = f"python benchmarks/bench_quick.py --suite {args.suite}"
+    if args.model is not None and args.suite != "digits":
+        command += f" --model {args.model}"
+    how = f"{command}; {done}/{len(suite.cells)} cells"
     if not args.report_only:
         how += f", {elapsed:.0f} s with {args.workers} workers on a {where}"
     write_readme_block(MARKERS[args.suite], table, how)

@@ -5,13 +5,18 @@ own schedules) the exact output KL at σ_min is computed on a ladder of grid siz
 run is counted by a :class:`~scorelab.oracles.CountingOracle`, and NFE*(ε) is read off the ladder
 by :func:`scorelab.metrics.queries_to_reach`. Targets: centred Gaussians in d = 16 and d = 256
 (coefficient tracking) and two 1-D atom laws (density propagation / quadrature). Grids run
-σ_max = 80 → σ_min = 0.002 with no final denoise, for every method alike.
+σ_max = 80 → σ_min = 0.002 with no final denoise, for every method alike. scorelab's schedules:
+EDM ρ = 7, log-SNR, info-las and, on the Gaussians (data continuous at σ_min, where
+``schedule optimize`` picks it), ``gauss-opt`` built for each sampler from the exact mmse curve
+(ladder up to 24 steps: its coordinate search grows with K).
 
 Writes ``docs/bench-queries-exact.csv`` and, with ``--write-readme``, the README block
 QUERIES-EXACT: per target and ε, the best scorelab method, the best peer, and the ratio
 scorelab-best NFE* / best-peer NFE* (< 1: scorelab needs fewer queries).
 
-    python benchmarks/queries_exact.py [--write-readme]
+    python benchmarks/queries_exact.py [--write-readme] [--schedules NAME ...]
+
+``--schedules`` recomputes those scorelab schedules only and keeps the CSV's other rows.
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from scorelab.compat.k_diffusion import k_diffusion_sampler
-from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
+from scorelab.exact import (
+    exact_output_1d,
+    gaussian_optimized_schedule,
+    gaussian_output_kl,
+    mmse_1d,
+)
 from scorelab.metrics import queries_to_reach
 from scorelab.oracles import CountingOracle
 from scorelab.samplers import SAMPLERS
@@ -38,7 +48,9 @@ CSV = ROOT / "docs" / "bench-queries-exact.csv"
 STEPS = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 EPS = (0.1, 0.03, 0.01, 0.003)
 OURS = ("ddpm", "dpmpp_2m", "dpmpp_3m", "unipc", "heun", "accel_sde")
-OUR_SCHEDULES = ("karras", "log-snr", "info-las")
+OUR_SCHEDULES = ("karras", "log-snr", "info-las", "gauss-opt")
+#: the largest step count gauss-opt is built for (Gaussian targets only)
+GAUSS_OPT_MAX_STEPS = 24
 #: k-diffusion's deterministic samplers (their noise bypasses scorelab's exact tracking, so the
 #: stochastic ones cannot be scored exactly) on its two standard grids
 PEERS = ("euler", "heun", "dpm_2", "lms", "dpmpp_2m")
@@ -60,7 +72,9 @@ def curve_of(target) -> InformationCurve:
     return InformationCurve.from_sigmas(sig, values)
 
 
-def grid(schedule: str, steps: int, curve: InformationCurve) -> torch.Tensor:
+def grid(schedule: str, steps: int, curve: InformationCurve, sampler: str = "") -> torch.Tensor:
+    if schedule == "gauss-opt":
+        return gaussian_optimized_schedule(sampler, steps, curve, LO, HI)[0]
     if schedule == "karras":
         return karras(steps, LO, HI)
     if schedule == "log-snr":
@@ -91,15 +105,22 @@ def methods():
             yield f"k-diffusion:{name}", sched, fn, fn, {}
 
 
-def run() -> list[dict]:
+def run(schedules: tuple[str, ...] | None = None) -> list[dict]:
     rows = []
     for tname, target in targets().items():
+        gaussian = isinstance(target, Gaussian)
         curve = curve_of(target)
         for method, sched, handle, fn, opts in methods():
             if tname.startswith("atoms") and method == "scorelab:accel_sde":
                 continue  # stochastic with memory: only Monte Carlo in 1-D, not floor-free
+            if schedules is not None and (method.startswith("k-diff") or sched not in schedules):
+                continue
+            if sched == "gauss-opt" and not gaussian:
+                continue  # resolved data: the rule does not pick it
             for steps in STEPS:
-                sig = grid(sched, steps, curve)
+                if sched == "gauss-opt" and steps > GAUSS_OPT_MAX_STEPS:
+                    continue
+                sig = grid(sched, steps, curve, method.split(":")[1])
                 rows.append(
                     dict(
                         target=tname,
@@ -111,7 +132,17 @@ def run() -> list[dict]:
                     )
                 )
         print(f"{tname} done", flush=True)
-    return rows
+    if schedules is None:
+        return rows
+    import csv
+
+    with CSV.open() as fh:
+        kept = [
+            r
+            for r in csv.DictReader(fh)
+            if r["method"].startswith("k-diff") or r["schedule"] not in schedules
+        ]
+    return kept + rows
 
 
 def nfe_star(rows: list[dict]) -> dict:
@@ -157,10 +188,14 @@ def table(stars: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true")
+    ap.add_argument("--schedules", nargs="+", choices=OUR_SCHEDULES, help="rerun these only")
     add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, run)
+    only = tuple(args.schedules) if args.schedules else None
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(only))
+    if only:
+        facts += f"; rerun: scorelab {', '.join(only)} only, the other rows kept from the CSV"
     text = table(nfe_star(rows))
     print(text)
     if args.write_readme:
