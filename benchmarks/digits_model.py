@@ -241,15 +241,22 @@ def main() -> None:
         f"held-out real digits score {floor:.1f}; median bootstrap sd of a cell {sd:.2f}, "
         f"'(tie)': the gap to the row's best is within 2 sd of the difference). Model: "
         f"{info['config']['steps']} steps, {info['seconds'] / 60:.1f} min training; "
-        f"σ_max {hi:.4g}; sampling {elapsed:.0f} s on a {how}."
+        f"σ_max {hi:.4g}; sampling {elapsed:.0f} s on a {how}"
+        + (
+            f" for the column(s) {', '.join(columns)}; the others are an earlier run's rows kept "
+            "in docs/digits/results.json."
+            if args.columns
+            else "."
+        )
     )
     (OUT / "las_vs_heuristics.md").write_text(table + "\n\n" + note + "\n")
     print(table)
     print(note)
     if args.write_readme:
-        write_readme_block(
-            "DIGITS-TABLE", f"{table}\n\n{note}", "python benchmarks/digits_model.py --write-readme"
-        )
+        how_run = "python benchmarks/digits_model.py --write-readme"
+        if args.columns:
+            how_run += f" --columns {' '.join(args.columns)}"
+        write_readme_block("DIGITS-TABLE", f"{table}\n\n{note}", how_run)
 
 
 if __name__ == "__main__":
