@@ -291,7 +291,7 @@ def summary(rows: list[dict]) -> str:
                     value = float(r[f"kl_{metric}"])
                     if r["sampler"] != sampler or not member(r["target"]) or not np.isfinite(value):
                         continue
-                    key = (r["target"], r["scale"], r["steps"])
+                    key = (r["target"], float(r["scale"]), int(r["steps"]))
                     cell = cells.setdefault(key, {})
                     # a Monte-Carlo value inside its floor counts as the floor (a tie)
                     floor = float(r.get(f"floor_{metric}") or 0.0)
