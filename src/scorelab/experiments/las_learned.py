@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..exact import gauss_opt_builder
 from ..loss_curve import measure_loss_curve
 from ..metrics import atom_histogram_metrics
 from ..oracles import ErrorInjectedDenoiser
@@ -178,6 +179,7 @@ def run_las_learned(cfg: LasLearnedConfig, on_row=None) -> list[dict]:
                     kind=sampler_kind(sampler, SAMPLERS[sampler].stochastic),
                     metric="snapped",
                     samples=data,
+                    sampler_optimizer=gauss_opt_builder(sampler),
                 )
                 grids = {**shared, "optimize-measured": append_zero(best.double())}
                 for grid, sig in grids.items():
