@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from scorelab.bench import ResultStore, best_per_nfe, load_suite, run_cell, run_suite
 from scorelab.bench.config import Cell
+from scorelab.bench.report import best_row_cells
 from scorelab.cli import app
 
 SMALL = textwrap.dedent(
@@ -92,6 +93,10 @@ def test_store_skips_finished_cells_and_summarises(tmp_path, small_suite):
     assert {e["nfe"] for e in best} == {4, 8, 12}
     for e in best:
         assert e["ratio"] == pytest.approx(e["scorelab_error"] / e["peer_error"])
+        gap = abs(e["scorelab_error"] - e["peer_error"])
+        assert e["significant"] == (gap > e["floor"])
+        cells = best_row_cells(e)
+        assert cells[7].endswith("(tie)") != e["significant"]
 
 
 def test_interrupted_sweep_resumes_with_nothing_lost(tmp_path, small_suite):

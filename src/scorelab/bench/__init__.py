@@ -80,7 +80,10 @@ def missing_peers(suite: Suite) -> list[str]:
 
 def best_per_nfe(store: ResultStore, score_error: float = 0.0) -> list[dict]:
     """Per target and NFE budget: the best scorelab cell and the best peer cell (lowest error,
-    averaged over seeds) and their ratio (scorelab / peer; < 1 means scorelab is better)."""
+    averaged over seeds) and their ratio (scorelab / peer; < 1 means scorelab is better).
+    ``significant`` is False when the two errors differ by no more than the target's
+    finite-sample floor (the error exact samples get, which is at least the estimator's
+    sampling spread): such a ratio is a tie, whatever its value."""
     rows = store.query(
         """
         WITH avg AS (
@@ -110,6 +113,8 @@ def best_per_nfe(store: ResultStore, score_error: float = 0.0) -> list[dict]:
     for entry in table.values():
         if "scorelab_error" in entry and "peer_error" in entry and entry["peer_error"] > 0:
             entry["ratio"] = entry["scorelab_error"] / entry["peer_error"]
+            gap = abs(entry["scorelab_error"] - entry["peer_error"])
+            entry["significant"] = bool(gap > entry["floor"])
         out.append(entry)
     return out
 

@@ -190,7 +190,8 @@ def _d_figure(path: Path, store: ResultStore) -> bool:
 
 def best_row_cells(e: dict) -> list[str]:
     """One best-per-NFE entry as text cells: target, NFE, metric, scorelab best, its error, best
-    peer, its error, ratio, floor ("-" where a side is missing)."""
+    peer, its error, ratio ("(tie)" when the gap is within the floor), floor ("-" where a side
+    is missing)."""
     return [
         e["target"],
         str(e["nfe"]),
@@ -199,7 +200,7 @@ def best_row_cells(e: dict) -> list[str]:
         f"{e['scorelab_error']:.4g}" if "scorelab_error" in e else "-",
         e.get("peer", "-"),
         f"{e['peer_error']:.4g}" if "peer_error" in e else "-",
-        f"{e['ratio']:.2f}" if "ratio" in e else "-",
+        (f"{e['ratio']:.2f}" + ("" if e["significant"] else " (tie)")) if "ratio" in e else "-",
         f"{e['floor']:.3g}",
     ]
 
@@ -251,6 +252,7 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         *("| " + " | ".join(r) + " |" for r in q_rows),
         "",
         "## Best per NFE (ratio = scorelab / best peer; < 1 means scorelab is better)\n",
+        "'(tie)': the two errors differ by no more than the finite-sample floor.\n",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
