@@ -37,7 +37,13 @@ from scorelab.models import TrainConfig, load_checkpoint, train
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import get_schedule, las_objective, las_schedule, optimize_ays
 from scorelab.schedules.information import entropic_schedule, information_las_schedule
-from scorelab.schedules.recommend import NEEDS, recommended_name, sampler_kind, surrogate_step
+from scorelab.schedules.recommend import (
+    NEEDS,
+    recommended_name,
+    recommended_schedule,
+    sampler_kind,
+    surrogate_step,
+)
 from scorelab.schedules.surrogate import gaussian_step_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +81,10 @@ def grid(name: str, nfe: int, curve, lo: float, hi: float, sampler: str, data) -
         return gaussian_step_schedule(steps, curve, lo, hi, step=surrogate_step(kind), **opts)
     if name == "gauss-opt":
         return gaussian_optimized_schedule(sampler, steps, curve, lo, hi, final_zero=True)[0]
+    if name not in SCHEDULES:  # a pick of the rule that is not a column (info-las-ms)
+        return recommended_schedule(
+            steps, curve, lo, hi, kind=kind, samples=data, sampler_optimizer=None, **opts
+        )[1]
     if name == "ays-opt":
         # a reduced search (the default 12 × 12 on 512 images is ~1 h of UNet calls per grid
         # on 2 CPU cores): 4 sweeps of 8 candidates on 128 images
@@ -176,8 +186,10 @@ def main() -> None:
             )
             for sampler in SAMPLERS_RUN:
                 chosen = pick(sampler, lo)
-                for name in columns:
-                    key = (lo, nfe, name, sampler if name in ("gauss-step", "gauss-opt") else None)
+                extra = [] if chosen in SCHEDULES else [chosen]
+                for name in [*columns, *extra]:
+                    own = name in ("gauss-step", "gauss-opt") or name not in SCHEDULES
+                    key = (lo, nfe, name, sampler if own else None)
                     if key not in cached:
                         cached[key] = grid(name, nfe, curve, lo, hi, sampler, data)
                     sigmas64 = cached[key]
@@ -218,15 +230,15 @@ def main() -> None:
                     if r["sampler"] == sampler and r["nfe"] == nfe and r["sigma_min"] == lo
                 }
                 pick = next(iter(cell.values()))["optimize"]
-                fds = {s: cell[s]["fd"] for s in SCHEDULES}
+                fds = {s: r["fd"] for s, r in cell.items()}
                 top = min(fds, key=fds.get)
                 texts = [f"**{fds[s]:.1f}**" if s == top else f"{fds[s]:.1f}" for s in SCHEDULES]
-                texts.append(f"{pick}")
+                texts.append(pick if pick in SCHEDULES else f"{pick}: {fds[pick]:.1f}")
                 # a gap inside two bootstrap sds of the difference is not a loss
                 gap = fds[pick] - fds[top]
                 spread = 2 * np.hypot(cell[pick]["fd_sd"], cell[top]["fd_sd"])
                 verdict = f"{fds[pick] / fds[top]:.2f}" + (" (tie)" if gap <= spread else "")
-                rank = 1 + sum(v < fds["las"] for v in fds.values())
+                rank = 1 + sum(fds[s] < fds["las"] for s in SCHEDULES)
                 lines.append(
                     f"| {lo:.3g} | {sampler} | {nfe} | "
                     + " | ".join(texts)

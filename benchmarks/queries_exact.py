@@ -145,19 +145,22 @@ def run(schedules: tuple[str, ...] | None = None) -> list[dict]:
     return kept + rows
 
 
-def nfe_star(rows: list[dict]) -> dict:
-    """(target, method, schedule) -> {ε: NFE*}."""
+def nfe_star(rows: list[dict]) -> tuple[dict, dict]:
+    """(target, method, schedule) -> {ε: NFE*}, and -> the ladder's smallest NFE (an NFE* equal
+    to it is only an upper bound: the ladder does not go lower)."""
     out: dict = {}
+    first: dict = {}
     keys = {(r["target"], r["method"], r["schedule"]) for r in rows}
     for key in sorted(keys):
         ladder = [r for r in rows if (r["target"], r["method"], r["schedule"]) == key]
         nfe = [int(r["nfe"]) for r in ladder]
         kl = [float(r["kl"]) for r in ladder]
         out[key] = {eps: queries_to_reach(nfe, kl, eps) for eps in EPS}
-    return out
+        first[key] = min(nfe)
+    return out, first
 
 
-def table(stars: dict) -> str:
+def table(stars: dict, first: dict) -> str:
     lines = [
         "| target | ε (nats) | best scorelab: NFE* | best peer: NFE* | scorelab / peer |",
         "|---|---|---|---|---|",
@@ -171,14 +174,14 @@ def table(stars: dict) -> str:
 
             def cell(k, v):
                 name = f"{k[1].split(':')[1]} / {k[2]}"
-                return (
-                    f"{name}: {v:.1f}"
-                    if np.isfinite(v)
-                    else f"none reaches ε (≤ {STEPS[-1]} steps)"
-                )
+                if not np.isfinite(v):
+                    return f"none reaches ε (≤ {STEPS[-1]} steps)"
+                return f"{name}: {'≤ ' if v <= first[k] else ''}{v:.1f}"
 
             ratio = vm / vp if np.isfinite(vm) and np.isfinite(vp) else float("nan")
             shown = f"**{ratio:.2f}**" if ratio < 0.95 else f"{ratio:.2f}"
+            if vm <= first[km] and not vp <= first[kp]:
+                shown = f"≤ {shown}"  # ours at its ladder's first point: a bound
             if not np.isfinite(vp) and np.isfinite(vm):
                 shown = "peers never reach ε"
             lines.append(f"| {tname} | {eps:g} | {cell(km, vm)} | {cell(kp, vp)} | {shown} |")
@@ -196,7 +199,7 @@ def main() -> None:
     rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(only))
     if only:
         facts += f"; rerun: scorelab {', '.join(only)} only, the other rows kept from the CSV"
-    text = table(nfe_star(rows))
+    text = table(*nfe_star(rows))
     print(text)
     if args.write_readme:
         write_readme_block(
