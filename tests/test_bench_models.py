@@ -52,6 +52,10 @@ def test_bench_runs_a_tiny_trained_checkpoint(tmp_path, digits_checkpoint):
         assert 1 <= row["nfe"] <= 6  # counted by the oracle, within the budget
     # the las cells ran on the checkpoint's recorded training loss curve
     assert {r["schedule"] for r in rows if r["method"] == "scorelab:ddpm"} == {"karras", "las"}
+    # the report names a model target's figures by the checkpoint's stem (no path in the name)
+    r = CliRunner().invoke(app, ["report", "--db", str(db), "--out", str(tmp_path / "rep")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "rep" / "error_vs_nfe_model-digits.png").stat().st_size > 10_000
 
 
 def test_model_option_errors_are_one_line(tmp_path):

@@ -19,6 +19,7 @@ The best-per-NFE table is :func:`scorelab.bench.best_per_nfe`.
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def _series(store: ResultStore, score_error: float):
         floors[target] = floor
         metrics[target] = metric
     return out, floors, metrics
+
+
+def _slug(target: str) -> str:
+    """A file-name-safe form of a target name (``model:PATH`` becomes ``model-STEM``)."""
+    if target.startswith("model:"):
+        target = "model-" + Path(target.removeprefix("model:")).stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", target)
 
 
 #: methods drawn per panel of a figure
@@ -217,10 +225,11 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
     figures = []
     for target in sorted(series):
         args = (target, series[target], floors[target], metrics[target])
-        name = f"error_vs_nfe_{target}.png"
+        slug = _slug(target)
+        name = f"error_vs_nfe_{slug}.png"
         _error_figure(out / name, *args)
         figures.append((f"{target}: error vs NFE", name))
-        name = f"queries_vs_eps_{target}.png"
+        name = f"queries_vs_eps_{slug}.png"
         if _queries_figure(out / name, *args):
             figures.append((f"{target}: queries to reach ε", name))
     if _d_figure(out / "exact_d_vs_k.png", store):
