@@ -28,7 +28,7 @@ from scorelab.bench import (
     queries_row_cells,
     run_suite,
 )
-from scorelab.bench.report import best_row_cells, write_report
+from scorelab.bench.report import best_row_cells, display_name, write_report
 
 MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE", "digits": "DIGITS-BENCH"}
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,8 @@ def best_table(best: list[dict]) -> str:
 def queries_table(queries: list[dict]) -> str:
     header = ["target", "ε", "scorelab best (sampler / schedule)", "NFE*"]
     header += ["best peer (library:sampler / schedule)", "NFE*", "ratio"]
-    return markdown_table(header, [queries_row_cells(e) for e in queries])
+    rows = [[display_name(c) for c in queries_row_cells(e)] for e in queries]
+    return markdown_table(header, rows)
 
 
 def main() -> None:

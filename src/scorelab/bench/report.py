@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 
 from .store import ResultStore
 
-__all__ = ["write_report"]
+__all__ = ["best_row_cells", "display_name", "write_report"]
 
 
 def _series(store: ResultStore, score_error: float):
@@ -49,6 +49,13 @@ def _series(store: ResultStore, score_error: float):
         floors[target] = floor
         metrics[target] = metric
     return out, floors, metrics
+
+
+def display_name(target: str) -> str:
+    """A target's name for titles (``model:PATH`` shows the checkpoint's file name only)."""
+    if target.startswith("model:"):
+        return "model " + Path(target.removeprefix("model:")).name
+    return target
 
 
 def _slug(target: str) -> str:
@@ -111,7 +118,8 @@ def _finish(fig, axes, path: Path) -> None:
 
 
 def _error_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> None:
-    fig, axes = _panels(f"{target}: error vs NFE", metric, "NFE (oracle-counted queries)")
+    title = f"{display_name(target)}: error vs NFE"
+    fig, axes = _panels(title, metric, "NFE (oracle-counted queries)")
     env = _envelope(series)
     for ax, is_peer in zip(axes, (False, True), strict=True):
         for i, key in enumerate(_best_n(series, is_peer)):
@@ -138,6 +146,9 @@ def _error_figure(path: Path, target: str, series: dict, floor: float, metric: s
                 color="0.3",
             )
         ax.axhline(floor, color="k", ls=":", lw=1, label="finite-sample floor")
+        budgets = [n for n, _, _ in env]
+        ax.set_xticks(budgets, [f"{n:g}" for n in budgets], minor=False)
+        ax.set_xticks([], minor=True)
     _finish(fig, axes, path)
 
 
@@ -148,7 +159,7 @@ def _queries_figure(path: Path, target: str, series: dict, floor: float, metric:
     top = max(e for pts in series.values() for _, e in pts)
     lo = min(e for pts in series.values() for _, e in pts)
     eps = np.geomspace(max(lo, 1e-300) * 1.01, top, 24)
-    fig, axes = _panels(f"{target}: queries to reach ε", "NFE*(ε)", f"ε ({metric})")
+    fig, axes = _panels(f"{display_name(target)}: queries to reach ε", "NFE*(ε)", f"ε ({metric})")
     drawn = False
     for ax, is_peer in zip(axes, (False, True), strict=True):
         for i, key in enumerate(_best_n(series, is_peer)):
@@ -201,7 +212,7 @@ def best_row_cells(e: dict) -> list[str]:
     peer, its error, ratio ("(tie)" when the gap is within the floor), floor ("-" where a side
     is missing)."""
     return [
-        e["target"],
+        display_name(e["target"]),
         str(e["nfe"]),
         e["metric"],
         e.get("scorelab", "-"),
@@ -228,10 +239,10 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         slug = _slug(target)
         name = f"error_vs_nfe_{slug}.png"
         _error_figure(out / name, *args)
-        figures.append((f"{target}: error vs NFE", name))
+        figures.append((f"{display_name(target)}: error vs NFE", name))
         name = f"queries_vs_eps_{slug}.png"
         if _queries_figure(out / name, *args):
-            figures.append((f"{target}: queries to reach ε", name))
+            figures.append((f"{display_name(target)}: queries to reach ε", name))
     if _d_figure(out / "exact_d_vs_k.png", store):
         figures.append(("exact D vs K (frozen-x0 sampler)", "exact_d_vs_k.png"))
     best = best_per_nfe(store, score_error)
@@ -250,7 +261,7 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
     (count,) = store.query("SELECT count(*) FROM results")[0]
     queries = queries_per_error(store, score_error)
     q_header = ["target", "ε", "scorelab best", "NFE*", "best peer", "peer NFE*", "ratio"]
-    q_rows = [queries_row_cells(e) for e in queries]
+    q_rows = [[display_name(c) for c in queries_row_cells(e)] for e in queries]
     md = [
         f"# scorelab benchmark report\n\n{count} stored runs; score error {score_error}.\n",
         "## Queries to reach an error (NFE*; ratio = scorelab / best peer, < 1: fewer queries)\n",
