@@ -305,14 +305,13 @@ def optimized_schedule(
         )
     grid = sigmas.double().numpy()
     grid = grid[grid > 0]
+    spectrum = fit_gaussian_spectrum(curve, lo, hi) if resolved < RESOLVED_THRESHOLD else None
     if name == "gauss-opt":  # the sampler's own exact output KL on the Gaussian surrogate
-        spectrum = fit_gaussian_spectrum(curve, lo, hi)
         options = LINEAR_OPTIONS.get(sampler, {})
         predicted = surrogate_output_kl(sampler, spectrum, torch.as_tensor(grid), **options)
         what = "output KL at sigma_min, Gaussian surrogate"
-    elif resolved < RESOLVED_THRESHOLD:  # continuous at σ_min: the surrogate's step costs
-        step = surrogate_step(kind)
-        steps_kl = single_step_costs(grid, fit_gaussian_spectrum(curve, lo, hi), step)
+    elif spectrum is not None:  # continuous at σ_min: the surrogate's step costs
+        steps_kl = single_step_costs(grid, spectrum, surrogate_step(kind))
         predicted, what = float(np.diag(steps_kl, 1).sum()), "single-step KL, Gaussian surrogate"
     else:  # resolved: the path KL D of the frozen-x0 sampler on the curve
         gammas = 1 / grid**2

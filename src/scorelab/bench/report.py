@@ -29,6 +29,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from .model_target import MODEL_PREFIX, is_model_target
 from .store import ResultStore
 
 __all__ = ["best_row_cells", "display_name", "write_report"]
@@ -51,18 +52,27 @@ def _series(store: ResultStore, score_error: float):
     return out, floors, metrics
 
 
+def _checkpoint(target: str) -> Path | None:
+    """The checkpoint of a ``model:PATH`` target, None for a built-in target."""
+    return Path(target.removeprefix(MODEL_PREFIX)) if is_model_target(target) else None
+
+
 def display_name(target: str) -> str:
     """A target's name for titles (``model:PATH`` shows the checkpoint's file name only)."""
-    if target.startswith("model:"):
-        return "model " + Path(target.removeprefix("model:")).name
-    return target
+    path = _checkpoint(target)
+    return target if path is None else f"model {path.name}"
 
 
 def _slug(target: str) -> str:
     """A file-name-safe form of a target name (``model:PATH`` becomes ``model-STEM``)."""
-    if target.startswith("model:"):
-        target = "model-" + Path(target.removeprefix("model:")).stem
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", target)
+    path = _checkpoint(target)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", target if path is None else f"model-{path.stem}")
+
+
+def _html_rows(rows: list[list[str]]) -> str:
+    return "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
 
 
 #: methods drawn per panel of a figure
@@ -315,17 +325,11 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         md += [f"## {title}\n", f"![{title}]({name})\n"]
     md_path = out / "report.md"
     md_path.write_text("\n".join(md))
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in table_rows
-    )
+    cells = _html_rows(table_rows)
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    q_cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in q_rows
-    )
+    q_cells = _html_rows(q_rows)
     q_heads = "".join(f"<th>{html.escape(h)}</th>" for h in q_header)
-    f_cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in fail_rows
-    )
+    f_cells = _html_rows(fail_rows)
     f_heads = "".join(f"<th>{html.escape(h)}</th>" for h in fail_header)
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img src='{n}' alt='{html.escape(t)}'>" for t, n in figures

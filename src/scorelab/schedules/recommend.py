@@ -154,9 +154,8 @@ def recommended_schedule(
             choices become :data:`FALLBACK`'s.
         sampler_optimizer: ``f(steps, loss, sigma_min, sigma_max, final_zero=...) -> sigmas``
             for ``gauss-opt``: the grid optimised on the sampler's exact output law on the
-            loss curve's Gaussian surrogate (``functools.partial`` of
-            :func:`scorelab.exact.gaussian_optimized_schedule` with the sampler's name and
-            ``[0]`` of its result; this layer cannot import samplers). Without it, the
+            loss curve's Gaussian surrogate (:func:`scorelab.exact.gauss_opt_builder` of the
+            sampler's name; this layer cannot import samplers). Without it, the
             :data:`FALLBACK`.
         num_candidates: the optimiser's candidate levels; ``None`` keeps each schedule's own
             default, as measured in the benchmark.
