@@ -139,7 +139,8 @@ def queries_per_error(
     rows = store.query(
         """SELECT target, method, schedule, is_peer, seed, nfe_budget, avg(nfe), avg(error),
                   avg(floor)
-           FROM results WHERE score_error = ? GROUP BY ALL""",
+           FROM results WHERE score_error = ? GROUP BY ALL
+           ORDER BY target, method, schedule, is_peer, seed, nfe_budget""",
         [score_error],
     )
     ladders: dict = {}
