@@ -178,16 +178,28 @@ def _kd_grid(k, schedule, lo, hi, curve):
     return s.to(torch.float32), k
 
 
+#: k-diffusion SDE samplers whose default noise is a Brownian tree (torchsde). Each step asks the
+#: tree for the increment over its own interval [σ_{i+1}, σ_i]; the intervals are disjoint, so
+#: the increments are independent standard normals and the output law is the same with
+#: k-diffusion's ``default_noise_sampler`` (fresh ``randn`` per step). The bench uses that: the
+#: tree costs ~40 s per 5000 × 1000 cell at NFE 20 on one core, against 0.5 s for the sampler's
+#: own arithmetic. (Users who need the tree's step-size consistency keep it in :func:`_kd_sampler`.)
+KD_TREE_SAMPLERS = frozenset({"dpmpp_2m_sde", "dpmpp_3m_sde"})
+
+
 def _kd_sample(name: str):
     def sample(denoiser, shape, plan: Plan, seed: int) -> torch.Tensor:
-        from .compat.k_diffusion import k_diffusion_sampler
+        from .compat.k_diffusion import k_diffusion_sampler, load_sampling
 
         fn = k_diffusion_sampler(name)
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(shape, generator=gen) * plan.sigmas[0]
         torch.manual_seed(seed)  # k-diffusion draws its noise from the global generator
+        options = {}
+        if name in KD_TREE_SAMPLERS:
+            options["noise_sampler"] = load_sampling().default_noise_sampler(x)
         with torch.no_grad():
-            return fn(denoiser, x, plan.sigmas)
+            return fn(denoiser, x, plan.sigmas, **options)
 
     return sample
 

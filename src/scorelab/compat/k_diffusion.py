@@ -70,7 +70,8 @@ def load_sampling() -> types.ModuleType:
 def k_diffusion_sampler(name: str) -> Callable[..., torch.Tensor]:
     """k-diffusion's ``sample_NAME`` (``name`` with or without the prefix) in scorelab's calling
     convention ``sampler(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None)``,
-    progress bar off. k-diffusion draws its noise from torch's global generator: when
+    progress bar off; further keyword ``options`` (``eta``, ``noise_sampler``, …) go to
+    k-diffusion's function. k-diffusion draws its noise from torch's global generator: when
     ``generator`` is given, the global generator is seeded from it first, so seeded runs
     reproduce."""
     attr = name if name.startswith("sample_") else f"sample_{name}"
@@ -79,10 +80,12 @@ def k_diffusion_sampler(name: str) -> Callable[..., torch.Tensor]:
         raise ValueError(f"k-diffusion has no sampler {attr!r}")
 
     def sampler(
-        denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
+        denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None, **options
     ) -> torch.Tensor:
         if generator is not None:
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        return fn(denoiser, x, sigmas, extra_args=extra_args, callback=callback, disable=True)
+        return fn(
+            denoiser, x, sigmas, extra_args=extra_args, callback=callback, disable=True, **options
+        )
 
     return sampler
