@@ -50,6 +50,12 @@ _KEYS = {
 }
 
 
+#: the bench schedule of ``scorelab schedule optimize``: per sampler, budget and target, the grid
+#: :func:`scorelab.schedules.recommend.recommended_schedule` picks from the target's loss curve
+#: (``gauss-opt`` on data still continuous at σ_min, built for that very sampler)
+OPTIMIZE = "optimize"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One benchmark run: ``method`` is ``scorelab:NAME`` or ``k-diffusion:NAME``."""
@@ -191,8 +197,12 @@ def _expand(data: dict, source: str) -> list[Cell]:
         if s not in SAMPLERS:
             _fail(source, f"unknown sampler {s!r}; choose from {sorted(SAMPLERS)}")
         for sched in data.get("schedules", ["karras"]):
-            if sched not in LOSS_SCHEDULES and ALIASES.get(sched, sched) not in SCHEDULES:
-                known = sorted(SCHEDULES) + sorted(LOSS_SCHEDULES)
+            if (
+                sched not in LOSS_SCHEDULES
+                and sched != OPTIMIZE
+                and ALIASES.get(sched, sched) not in SCHEDULES
+            ):
+                known = sorted(SCHEDULES) + sorted(LOSS_SCHEDULES) + [OPTIMIZE]
                 _fail(source, f"unknown schedule {sched!r}; choose from {known}")
             methods.append((f"scorelab:{s}", sched))
     for sched in data.get("peer_schedules", []):

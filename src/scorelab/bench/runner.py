@@ -5,6 +5,8 @@ for the frozen-x0 (``ddpm``) sampler, the exact discretization term D of its gri
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import platform
 import sys
@@ -13,19 +15,21 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import __version__
 from .._smoke import smoke_scaled
-from ..methods import get_method
+from ..methods import Plan, get_method
 from ..metrics import headline_metric, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
+from ..samplers import SAMPLERS
 from ..schedules import LOSS_SCHEDULES
 from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
-from .config import Cell
+from .config import OPTIMIZE, Cell
 from .model_target import is_model_target, model_target
 from .store import ResultRow
 
@@ -69,9 +73,10 @@ def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
 def needs_curve(cell: Cell) -> bool:
     """Whether the cell reads the target's Monte-Carlo mmse curve (a loss-curve grid or exact
     D)."""
+    loss_grid = cell.schedule in LOSS_SCHEDULES or cell.schedule == OPTIMIZE
     if is_model_target(cell.target):
-        return cell.schedule in LOSS_SCHEDULES
-    uses = cell.schedule in LOSS_SCHEDULES or cell.method == "scorelab:ddpm"
+        return loss_grid
+    uses = loss_grid or cell.method == "scorelab:ddpm"
     return uses and not _target(cell.target).mmse_is_exact
 
 
@@ -116,6 +121,75 @@ def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, 
     return metric.name, value, floor, sw2
 
 
+def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
+    """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
+    ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps on the
+    target's loss curve (:func:`scorelab.schedules.recommend.recommended_schedule`), with the
+    metric the target is scored by (``snapped`` for the nearest-atom TV, else ``continuous``)
+    and, on exact targets, 512 exact samples for Align Your Steps. Cached on disk beside the
+    mmse curves (``$SCORELAB_CURVE_CACHE``) for exact targets: ``gauss-opt`` takes seconds to a
+    minute per grid, and cells that differ only in score error or seed share it."""
+    name = get_method(cell.method).name
+    lo, hi = cell.sigma_min, cell.sigma_max
+    target = _target(cell.target)
+    metric = "snapped" if headline_metric(target).name == "atom_tv" else "continuous"
+    key = json.dumps([cell.target, name, steps, lo, hi, metric, __version__])
+    folder = os.environ.get(CURVE_CACHE_ENV)
+    path = None
+    if folder and not is_model_target(cell.target):
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        path = Path(folder) / f"optimize-{digest}.json"
+        if path.is_file():
+            saved = json.loads(path.read_text())
+            if saved.get("key") == key:
+                return saved["chosen"], torch.tensor(saved["sigmas"], dtype=torch.float64)
+    from ..exact import gauss_opt_builder
+    from ..schedules.recommend import recommended_schedule, sampler_kind
+
+    curve = _curve(cell.target, lo, hi)
+    observed = getattr(curve, "sigma", None)  # a measured LossCurve: stay where it was observed
+    if observed is not None:
+        lo, hi = max(lo, float(observed[0])), min(hi, float(observed[-1]))
+    samples = None
+    if not is_model_target(cell.target):
+
+        def samples():
+            return target, target.sample(smoke_scaled(512, 64), torch.Generator().manual_seed(0))
+
+    chosen, sigmas, _ = recommended_schedule(
+        steps,
+        curve,
+        lo,
+        hi,
+        kind=sampler_kind(name, SAMPLERS[name].stochastic),
+        metric=metric,
+        samples=samples,
+        sampler_optimizer=gauss_opt_builder(name),
+        final_zero=True,
+    )
+    if path is not None:
+        payload = {"key": key, "chosen": chosen, "sigmas": sigmas.double().tolist()}
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(payload))
+        tmp.replace(path)  # atomic: a concurrent worker reads the old file or the new one
+    return chosen, sigmas.double()
+
+
+def _plan(cell: Cell) -> tuple[Plan, dict]:
+    """The method's plan for the cell's budget and schedule, and what to add to the row's
+    config (the schedule ``optimize`` chose)."""
+    method = get_method(cell.method)
+    lo, hi = cell.sigma_min, cell.sigma_max
+    if cell.schedule == OPTIMIZE:
+        if method.is_peer:
+            raise ValueError(f"schedule {OPTIMIZE!r} is for scorelab samplers, not {method.key}")
+        k = method.steps_within(cell.nfe_budget)
+        chosen, sigmas = _optimized_grid(cell, k)
+        return Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE), {"chosen_schedule": chosen}
+    plan = method.plan(cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi))
+    return plan, {}
+
+
 def run_cell(cell: Cell) -> dict:
     """Run one cell and return its result row (see :data:`scorelab.bench.store.COLUMNS`)."""
     torch.set_num_threads(1)
@@ -127,8 +201,7 @@ def run_cell(cell: Cell) -> dict:
         )
     oracle = CountingOracle(denoiser)
     method = get_method(cell.method)
-    lo, hi = cell.sigma_min, cell.sigma_max
-    plan = method.plan(cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi))
+    plan, extra = _plan(cell)
     start = time.perf_counter()
     out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
@@ -140,7 +213,8 @@ def run_cell(cell: Cell) -> dict:
             else _curve(cell.target, cell.sigma_min, cell.sigma_max)
         )
         exact_d = float(discretization_error(sigmas.double().numpy(), curve))
-    return _row(cell, target, oracle, out, steps, wall, exact_d, _exact_kl(cell, target, sigmas))
+    exact_kl = _exact_kl(cell, target, sigmas)
+    return _row(cell, target, oracle, out, steps, wall, exact_d, exact_kl, extra)
 
 
 #: samplers whose output law the coefficient tracking of :mod:`scorelab.exact` gives exactly
@@ -182,6 +256,7 @@ def _row(
     wall: float,
     exact_d: float | None,
     exact_kl: float | None = None,
+    extra_config: dict | None = None,
 ) -> dict:
     if not torch.isfinite(out).all():
         raise FloatingPointError(f"{cell.method} produced non-finite samples on {cell.target}")
@@ -206,7 +281,7 @@ def _row(
         exact_d=exact_d,
         exact_kl=exact_kl,
         wall_time=wall,
-        config=dict(cell.__dict__),
+        config={**cell.__dict__, **(extra_config or {})},
         versions=versions(),
     )
     return asdict(row)
