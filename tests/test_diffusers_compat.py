@@ -50,3 +50,21 @@ def test_bad_names():
         sample_with_diffusers("PNDM", "default", TARGET, (2, 4), 5)
     with pytest.raises(ValueError, match="no 'karras'"):
         sample_with_diffusers("DDIM", "karras", TARGET, (2, 4), 5)
+
+
+def test_given_latents_are_the_start_and_must_match_the_shape():
+    """``latents`` replace the generator's draws (so a run is a function of them: the exact-law
+    tracking feeds the identity); a wrong shape is refused."""
+    target = Gaussian(np.zeros(3), np.array([0.5, 1.0, 2.0]))
+    z = torch.randn(8, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    a = sample_with_diffusers("Euler", "default", target, (8, 3), 6, dtype=torch.float64, latents=z)
+    b = sample_with_diffusers(
+        "Euler", "default", target, (8, 3), 6, dtype=torch.float64, latents=z.clone()
+    )
+    assert torch.equal(a, b)
+    rows = sample_with_diffusers(
+        "Euler", "default", target, (3, 3), 6, dtype=torch.float64, latents=torch.eye(3)
+    )
+    assert torch.allclose(a, z @ rows, atol=1e-10)  # linear in the latents
+    with pytest.raises(ValueError, match=r"latents have shape \(8, 3\), expected \(4, 3\)"):
+        sample_with_diffusers("Euler", "default", target, (4, 3), 6, latents=z)

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .compat.diffusers import DIFFUSERS_SCHEDULERS, DIFFUSERS_SIGMA_OPTIONS, diffusers_nfe
+from .compat.diffusers import (
+    DIFFUSERS_SCHEDULERS,
+    DIFFUSERS_SIGMA_OPTIONS,
+    DIFFUSERS_NOT_LINEAR,
+    diffusers_nfe,
+)
 from .samplers import SAMPLERS, SamplerSpec, largest_steps_within
 from .schedules import LOSS_SCHEDULES, get_schedule
 
@@ -76,6 +81,10 @@ class Method:
         sample: ``sample(denoiser, shape, plan, seed)`` → samples.
         schedules: the schedule names the method accepts (None: any scorelab schedule).
         sampler: the method in k-diffusion's calling convention, when it has one.
+        gaussian_law: ``gaussian_law(target, plan)`` → the exact output covariance (float64,
+            (d, d)) of the method's own code on a centred Gaussian ``target`` with its exact
+            (linear) denoiser, or None where the method is not linear in its start and noise
+            (see :func:`output_covariance`).
     """
 
     library: str
@@ -85,6 +94,7 @@ class Method:
     sample: Callable[..., torch.Tensor]
     schedules: tuple[str, ...] | None = None
     sampler: Callable[..., torch.Tensor] | None = None
+    gaussian_law: Callable[..., torch.Tensor] | None = None
 
     @property
     def key(self) -> str:
@@ -134,6 +144,15 @@ def _scorelab_grid(k, schedule, lo, hi, curve):
     else:
         grid = get_schedule(schedule, k, lo, hi, final_zero=True)
     return grid.to(torch.float32), k + 1
+
+
+def _scorelab_law(spec: SamplerSpec):
+    def law(target, plan: Plan) -> torch.Tensor:
+        from .exact import gaussian_output_law
+
+        return gaussian_output_law(spec, target, plan.sigmas.double())
+
+    return law
 
 
 def _scorelab_sample(spec: SamplerSpec):
@@ -204,6 +223,53 @@ def _kd_sample(name: str):
     return sample
 
 
+#: k-diffusion samplers that take their noise from ``noise_sampler(σ, σ_next)``
+KD_NOISY_SAMPLERS = frozenset({"euler_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde"})
+
+
+def _exact_start(target, sigma0: float, rows: int) -> torch.Tensor:
+    """A ``(rows, d)`` batch whose first d rows are the columns of a square root of the exact
+    start's covariance Σ + σ_0² I (the rest zero): pushed through a linear sampler, row r is the
+    output's coefficient on the r-th standard-normal input."""
+    d = target.dim
+    cov0 = torch.as_tensor(target.covariance) + sigma0**2 * torch.eye(d, dtype=torch.float64)
+    start = torch.zeros(rows, d, dtype=torch.float64)
+    start[:d] = torch.linalg.cholesky(cov0).T
+    return start
+
+
+def _kd_law(name: str):
+    def law(target, plan: Plan) -> torch.Tensor:
+        """Coefficient tracking through k-diffusion's own function: the batch holds one row per
+        standard-normal input (the start's d, then d per noise draw), the noise sampler hands
+        step j the unit vectors of its block, so the output rows are the linear map's columns
+        and the covariance is outᵀ·out. Starts from the exact law N(0, Σ + σ_0² I), as
+        :func:`scorelab.exact.gaussian_output_law` does for scorelab's samplers."""
+        from .compat.k_diffusion import load_sampling
+
+        fn = getattr(load_sampling(), f"sample_{name}")
+        sigmas, d = plan.sigmas.double(), target.dim
+        draws = len(sigmas) - 1 if name in KD_NOISY_SAMPLERS else 0
+        rows = d * (1 + draws)
+        x = _exact_start(target, float(sigmas[0]), rows)
+        options = {}
+        if draws:
+            eye, calls = torch.eye(rows, dtype=torch.float64), iter(range(1, draws + 1))
+
+            def noise(sigma, sigma_next) -> torch.Tensor:
+                j = next(calls, None)
+                if j is None:
+                    raise RuntimeError(f"k-diffusion {name} drew noise more than once per step")
+                return eye[:, j * d : (j + 1) * d]
+
+            options["noise_sampler"] = noise
+        with torch.no_grad():
+            out = fn(target, x, sigmas, disable=True, **options)
+        return out.T @ out
+
+    return law
+
+
 def _kd_sampler(name: str):
     def sampler(
         denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None
@@ -237,6 +303,33 @@ def _diffusers_sample(name: str):
     return sample
 
 
+def _diffusers_law(name: str):
+    def law(target, plan: Plan) -> torch.Tensor:
+        """The scheduler as shipped, started from the identity latents (its own start N(0, I)
+        times ``init_noise_sigma``): the output rows are the linear map's columns."""
+        from .compat.diffusers import sample_with_diffusers
+
+        d = target.dim
+        with torch.no_grad():
+            out = sample_with_diffusers(
+                name,
+                plan.schedule,
+                target,
+                (d, d),
+                plan.k,
+                dtype=torch.float64,
+                latents=torch.eye(d, dtype=torch.float64),
+            )
+        return out.T @ out
+
+    return law
+
+
+#: scorelab samplers that are not linear in their start and noise given a linear denoiser
+#: (``accel_sde`` runs with its per-sample limiter)
+_NOT_LINEAR = frozenset({"accel_sde"})
+
+
 def _build() -> dict[str, Method]:
     methods: list[Method] = []
     for name, spec in SAMPLERS.items():
@@ -248,6 +341,7 @@ def _build() -> dict[str, Method]:
                 grid=_scorelab_grid,
                 sample=_scorelab_sample(spec),
                 sampler=spec.fn,
+                gaussian_law=None if name in _NOT_LINEAR else _scorelab_law(spec),
             )
         )
     for name, nfe in _KD_NFE.items():
@@ -260,6 +354,7 @@ def _build() -> dict[str, Method]:
                 sample=_kd_sample(name),
                 schedules=KD_SCHEDULES,
                 sampler=_kd_sampler(name),
+                gaussian_law=_kd_law(name),
             )
         )
     for name in DIFFUSERS_SCHEDULERS:
@@ -272,6 +367,7 @@ def _build() -> dict[str, Method]:
                 grid=_diffusers_grid,
                 sample=_diffusers_sample(name),
                 schedules=schedules,
+                gaussian_law=None if name in DIFFUSERS_NOT_LINEAR else _diffusers_law(name),
             )
         )
     return {m.key: m for m in methods}

@@ -213,36 +213,31 @@ def run_cell(cell: Cell) -> dict:
             else _curve(cell.target, cell.sigma_min, cell.sigma_max)
         )
         exact_d = float(discretization_error(sigmas.double().numpy(), curve))
-    exact_kl = _exact_kl(cell, target, sigmas)
+    exact_kl = _exact_kl(cell, target, plan)
     return _row(cell, target, oracle, out, steps, wall, exact_d, exact_kl, extra)
 
 
-#: samplers whose output law the coefficient tracking of :mod:`scorelab.exact` gives exactly
-#: (``accel_sde`` runs with its per-sample limiter, which is not linear)
-_NOT_LINEAR = {"scorelab:accel_sde"}
-
-
-def _exact_kl(cell: Cell, target, sigmas) -> float | None:
-    """Floor-free: the exact KL(output law ‖ data law) of a scorelab sampler on a centred
+def _exact_kl(cell: Cell, target, plan: Plan) -> float | None:
+    """Floor-free: the exact KL(output law ‖ data law) of the cell's method on a centred
     Gaussian target with the exact score — the quantity the ``fit_kl`` column estimates from
-    samples, without its floor (output covariance by coefficient tracking,
-    :func:`scorelab.exact.gaussian_output_law`). None elsewhere (other targets, peers, injected
-    score error, non-linear samplers)."""
+    samples, without its floor — for every method that is linear in its start and noise
+    (:attr:`scorelab.methods.Method.gaussian_law`: scorelab's samplers but ``accel_sde``,
+    k-diffusion's, diffusers' deterministic schedulers). None elsewhere (other targets, injected
+    score error, ``accel_sde``'s limiter, diffusers' DDPM). scorelab's and k-diffusion's laws
+    start from the exact N(0, Σ + σ_0² I); diffusers' from its own N(0, init_noise_sigma² I)."""
     method = get_method(cell.method)
     if (
-        method.is_peer
+        method.gaussian_law is None
         or cell.score_error > 0
-        or cell.method in _NOT_LINEAR
         or not isinstance(target, Gaussian)
         or bool((target.data_mean != 0).any())
     ):
         return None
-    from ..exact import gaussian_output_law
     from ..metrics import gaussian_kl
 
-    grid = sigmas.double()
-    cov = gaussian_output_law(method.name, target, grid).numpy()
-    data = target.covariance + float(grid[-1]) ** 2 * np.eye(target.dim)
+    cov = method.gaussian_law(target, plan).numpy()
+    final = 0.0 if plan.sigmas is None else float(plan.sigmas[-1])
+    data = target.covariance + final**2 * np.eye(target.dim)
     zero = np.zeros(target.dim)
     return gaussian_kl(zero, 0.5 * (cov + cov.T), zero, data)
 

@@ -20,6 +20,7 @@ from .. import processes
 __all__ = [
     "DIFFUSERS_SCHEDULERS",
     "DIFFUSERS_SIGMA_OPTIONS",
+    "DIFFUSERS_NOT_LINEAR",
     "DiffusersUnavailable",
     "diffusers_nfe",
     "sample_with_diffusers",
@@ -52,6 +53,10 @@ DIFFUSERS_SIGMA_OPTIONS = {
     "beta": "use_beta_sigmas",
 }
 _NO_SIGMA_OPTIONS = {"DDIM", "DDPM"}
+#: schedulers whose output is not a linear map of the latents given a linear model: DDPM draws
+#: noise while stepping; both clip the predicted x0 to [-1, 1] (diffusers' default
+#: ``clip_sample=True``, kept: the peers run as shipped)
+DIFFUSERS_NOT_LINEAR = frozenset({"DDIM", "DDPM"})
 
 
 class DiffusersUnavailable(ImportError):
@@ -103,8 +108,11 @@ def sample_with_diffusers(
     beta_schedule: str = "linear",
     num_train_timesteps: int = 1000,
     dtype: torch.dtype = torch.float32,
+    latents: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Sample ``shape`` with diffusers' scheduler ``name`` for ``steps`` steps; returns x0."""
+    """Sample ``shape`` with diffusers' scheduler ``name`` for ``steps`` steps; returns x0.
+    ``latents``: the standard-normal draws the start is made of (times the scheduler's
+    ``init_noise_sigma``), of ``shape``; drawn from ``generator`` when None."""
     sched = _scheduler(name, schedule, beta_schedule, num_train_timesteps)
     table = processes.ddpm_sigmas(processes.ddpm_betas(beta_schedule, num_train_timesteps))
     sched.set_timesteps(steps)
@@ -116,7 +124,11 @@ def sample_with_diffusers(
         s = torch.full((u.shape[0],), sigma, dtype=u.dtype)
         return (x - denoiser(x, s)) / sigma
 
-    x = torch.randn(shape, generator=generator, dtype=dtype) * sched.init_noise_sigma
+    if latents is None:
+        latents = torch.randn(shape, generator=generator, dtype=dtype)
+    elif tuple(latents.shape) != tuple(shape):
+        raise ValueError(f"latents have shape {tuple(latents.shape)}, expected {tuple(shape)}")
+    x = latents.to(dtype) * sched.init_noise_sigma
     for t in sched.timesteps:
         u = sched.scale_model_input(x, t)
         eps = eps_model(u, t)
