@@ -329,6 +329,7 @@ def test_queries_per_error_reads_nfe_star_off_power_law_ladders(tmp_path):
                     "nfe": float(budget),
                     "error": c * jitter * budget**-1.0,
                     "floor": 0.01,
+                    "exact_kl": c * budget**-2.0 if method != "scorelab:ddpm" else None,
                 }
             )
 
@@ -345,6 +346,49 @@ def test_queries_per_error_reads_nfe_star_off_power_law_ladders(tmp_path):
     cells = queries_row_cells(first)
     assert cells[2] == "heun / karras" and cells[4] == "k-diffusion:heun / karras"
     assert cells[-1] == "0.52 (0.50–0.55)"  # 0.525 rounds to even
+
+
+def test_floor_free_views_read_the_exact_kl_column(tmp_path):
+    """``column="exact_kl"``: the same summaries on the exact output KL, at absolute ε levels,
+    with floor 0 (every gap real); rows without an exact law (here ddpm's) are left out."""
+    from scorelab.bench import queries_per_error, queries_row_cells
+
+    with ResultStore(tmp_path / "x.duckdb") as store:
+        for method, c, errors in (
+            ("scorelab:heun", 1.0, (1e-3, 1e-4)),  # exact KL = c / NFE²
+            ("k-diffusion:heun", 4.0, (1e-3, 1e-4)),
+            ("scorelab:ddpm", 0.01, (1e-9, 1e-9)),  # best sampled error, no exact law
+        ):
+            for budget, error in zip((4, 64), errors, strict=True):
+                store.insert(
+                    {
+                        "cell_key": f"{method}-{budget}",
+                        "target": "g",
+                        "method": method,
+                        "is_peer": method.startswith("k-"),
+                        "schedule": "karras",
+                        "nfe_budget": budget,
+                        "seed": 0,
+                        "score_error": 0.0,
+                        "nfe": float(budget),
+                        "error": error,
+                        "floor": 0.01,
+                        "exact_kl": None if method.endswith("ddpm") else c * budget**-2.0,
+                    }
+                )
+        rows = queries_per_error(store, column="exact_kl", levels=(0.01,))
+        best = best_per_nfe(store, column="exact_kl")
+        sampled = best_per_nfe(store)
+        with pytest.raises(ValueError, match="unknown column 'kl'"):
+            best_per_nfe(store, column="kl")
+    (row,) = rows  # ε = 0.01: ours √(1/0.01) = 10 calls, the peer √(4/0.01) = 20
+    assert row["multiple"] is None and row["scorelab_nfe"] == pytest.approx(10.0)
+    assert row["ratio"] == pytest.approx(0.5)
+    assert queries_row_cells(row)[1] == "0.01 nats" and queries_row_cells(row)[2] == "heun / karras"
+    assert [e["scorelab"] for e in best] == ["heun / karras"] * 2
+    assert all(e["metric"] == "exact_kl" and e["floor"] == 0 and e["significant"] for e in best)
+    assert best[0]["ratio"] == pytest.approx(0.25)
+    assert sampled[0]["scorelab"] == "ddpm / karras"  # the sampled view still has ddpm
 
 
 def test_queries_row_cells_bounds_a_ratio_reached_at_the_first_nfe():

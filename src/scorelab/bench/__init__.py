@@ -78,18 +78,37 @@ def missing_peers(suite: Suite) -> list[str]:
     return [m for m in methods if not peer_library_available(m)]
 
 
-def best_per_nfe(store: ResultStore, score_error: float = 0.0) -> list[dict]:
+#: error columns the summaries read: ``error`` (the target's headline metric, from samples)
+#: and ``exact_kl`` (the exact output KL on centred Gaussians: no floor, rows without it left out)
+COLUMNS = ("error", "exact_kl")
+#: the ε ladder (nats) of the floor-free queries view
+EXACT_LEVELS = (0.1, 0.03, 0.01, 0.003)
+
+
+def _column_sql(column: str) -> tuple[str, str, str]:
+    """(value, floor, metric) SQL expressions for a summary over ``column``."""
+    if column == "error":
+        return "error", "floor", "metric"
+    if column == "exact_kl":
+        return "exact_kl", "0.0", "'exact_kl'"
+    raise ValueError(f"unknown column {column!r}; choose from {list(COLUMNS)}")
+
+
+def best_per_nfe(store: ResultStore, score_error: float = 0.0, column: str = "error") -> list[dict]:
     """Per target and NFE budget: the best scorelab cell and the best peer cell (lowest error,
     averaged over seeds) and their ratio (scorelab / peer; < 1 means scorelab is better).
     ``significant`` is False when the two errors differ by no more than the target's
     finite-sample floor (the error exact samples get, which is at least the estimator's
-    sampling spread): such a ratio is a tie, whatever its value."""
+    sampling spread): such a ratio is a tie, whatever its value. ``column="exact_kl"``: the
+    same on the exact output KL (centred Gaussian targets, methods whose law is exact): floor 0,
+    so every difference is real."""
+    value, floor, metric = _column_sql(column)
     rows = store.query(
-        """
+        f"""
         WITH avg AS (
-            SELECT target, nfe_budget, method, schedule, is_peer, any_value(metric) AS metric,
-                   avg(error) AS error, avg(floor) AS floor
-            FROM results WHERE score_error = ? GROUP BY ALL
+            SELECT target, nfe_budget, method, schedule, is_peer, any_value({metric}) AS metric,
+                   avg({value}) AS error, avg({floor}) AS floor
+            FROM results WHERE score_error = ? AND {value} IS NOT NULL GROUP BY ALL
         ), ranked AS (
             SELECT *, row_number() OVER (PARTITION BY target, nfe_budget, is_peer
                                          ORDER BY error) AS rk
@@ -125,7 +144,11 @@ FLOOR_MULTIPLES = (2.0, 4.0, 8.0)
 
 
 def queries_per_error(
-    store: ResultStore, score_error: float = 0.0, multiples: tuple[float, ...] = FLOOR_MULTIPLES
+    store: ResultStore,
+    score_error: float = 0.0,
+    multiples: tuple[float, ...] = FLOOR_MULTIPLES,
+    column: str = "error",
+    levels: tuple[float, ...] = EXACT_LEVELS,
 ) -> list[dict]:
     """The queries-to-accuracy view: per target and error level ε = m × floor, the fewest model
     calls NFE*(ε) (:func:`scorelab.metrics.queries_to_reach` on each method × schedule's ladder of
@@ -133,13 +156,16 @@ def queries_per_error(
     best peer, and their ratio (< 1: scorelab needs fewer queries). With several seeds the ratio
     is also computed seed by seed and its range reported (``ratio_min``, ``ratio_max``). A side
     that reaches ε already at its ladder's smallest NFE (``*_at_start``) only bounds NFE* from
-    above (no extrapolation below the ladder), so its ratio is a bound, or a tie when both are."""
+    above (no extrapolation below the ladder), so its ratio is a bound, or a tie when both are.
+    ``column="exact_kl"``: the floor-free view on the exact output KL, at the absolute ``levels``
+    (nats) instead of floor multiples (entries have ``multiple`` None)."""
     from ..metrics import queries_to_reach
 
+    value, floor_sql, _ = _column_sql(column)
     rows = store.query(
-        """SELECT target, method, schedule, is_peer, seed, nfe_budget, avg(nfe), avg(error),
-                  avg(floor)
-           FROM results WHERE score_error = ? GROUP BY ALL
+        f"""SELECT target, method, schedule, is_peer, seed, nfe_budget, avg(nfe), avg({value}),
+                  avg({floor_sql})
+           FROM results WHERE score_error = ? AND {value} IS NOT NULL GROUP BY ALL
            ORDER BY target, method, schedule, is_peer, seed, nfe_budget""",
         [score_error],
     )
@@ -170,8 +196,11 @@ def queries_per_error(
     out = []
     for target in sorted(floors):
         floor = sum(floors[target]) / len(floors[target])
-        for m in multiples:
-            eps = m * floor
+        if column == "error":
+            ladder = [(m, m * floor) for m in multiples]
+        else:
+            ladder = [(None, eps) for eps in levels]
+        for m, eps in ladder:
             ours, peer = best(target, "mean", False, eps), best(target, "mean", True, eps)
             entry = {"target": target, "multiple": m, "eps": eps, "floor": floor}
             if ours:
@@ -214,7 +243,7 @@ def queries_row_cells(e: dict) -> list[str]:
                 ratio += f" ({e['ratio_min']:.2f}–{e['ratio_max']:.2f})"
     return [
         e["target"],
-        f"{e['eps']:.3g} ({e['multiple']:g}× floor)",
+        f"{e['eps']:.3g} ({e['multiple']:g}× floor)" if e["multiple"] else f"{e['eps']:g} nats",
         e.get("scorelab", "-"),
         nfe("scorelab"),
         e.get("peer", "-"),
