@@ -45,7 +45,8 @@ class ResultRow:
     config: dict
     versions: dict
     suite: str | None = None
-    #: exact KL(data ‖ output) on centred Gaussian targets (scorelab samplers, exact score)
+    #: exact KL(output ‖ data) on centred Gaussian targets with the exact score, for every
+    #: method linear there (:attr:`scorelab.methods.Method.gaussian_law`)
     exact_kl: float | None = None
 
 
