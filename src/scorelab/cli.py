@@ -275,7 +275,9 @@ def schedule(
     smooth: float = typer.Option(
         0.0, min=0.0, help="loss schedules: smoothing width in log-SNR (0 = none)"
     ),
-    candidates: int = typer.Option(1000, min=2, help="loss schedules: number of candidate levels"),
+    candidates: int = typer.Option(
+        1000, min=2, help="loss schedules: candidate levels (optimize keeps each one's default)"
+    ),
     fmt: str = typer.Option("table", "--format", help="table | json | k-diffusion | diffusers"),
     beta_schedule: str = typer.Option(
         "linear",
@@ -352,7 +354,6 @@ def schedule(
                 sigma_min=sigma_min,
                 sigma_max=sigma_max,
                 default_range=(lo, hi),
-                candidates=candidates,
                 final_zero=True,
                 status=console.status,
             )

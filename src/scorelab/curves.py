@@ -70,6 +70,55 @@ def model_loss_curve(path: str, measure: bool, sigma_min: float, sigma_max: floa
     )
 
 
+def loss_curve_of(
+    *,
+    loss_curve: str | None = None,
+    model: str | None = None,
+    target: str | None = None,
+    measure: bool = False,
+    sigma_min: float | None = None,
+    sigma_max: float | None = None,
+    default_range: tuple[float, float] = (0.002, 80.0),
+    smooth: float = 0.0,
+    what: str = "this schedule",
+    status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
+) -> tuple[LossCurve | InformationCurve, float, float, dict]:
+    """``(curve, σ_lo, σ_hi, meta)`` from exactly one curve source (module docstring): a loss
+    curve file, a checkpoint's recorded loss (measured anew with ``measure``), or a built-in
+    target's exact mmse curve (Monte Carlo). ``sigma_min``/``sigma_max`` None mean
+    ``default_range``, narrowed for file and checkpoint curves to where the curve was observed;
+    ``smooth`` > 0 smooths those in log-SNR; ``what`` names the caller in the error."""
+    if sum(a is not None for a in (loss_curve, model, target)) != 1:
+        raise ValueError(
+            f"{what} needs exactly one of --loss-curve FILE, --target NAME or --model CKPT"
+        )
+    lo = default_range[0] if sigma_min is None else sigma_min
+    hi = default_range[1] if sigma_max is None else sigma_max
+    if target is not None:
+        from .targets import get_target
+        from .theory import mmse_curve
+
+        samples, points = smoke_scaled(20_000, 256), smoke_scaled(2001, 101)
+        with status(f"the exact mmse curve of {target} ({samples} samples per level)"):
+            curve = mmse_curve(get_target(target), lo, hi, num_points=points, num_samples=samples)
+        return curve, lo, hi, {"oracle_target": target}
+    meta: dict = {}
+    if model is not None:
+        curve = model_loss_curve(model, measure, lo, hi).monotone()
+        meta.update(model=model, loss_curve_source="measured" if measure else "recorded")
+    else:
+        curve = LossCurve.load(loss_curve).monotone()
+        meta["loss_curve"] = loss_curve
+    # by default the grid stays where the curve was observed
+    if sigma_min is None:
+        lo = max(lo, float(curve.sigma[0]))
+    if sigma_max is None:
+        hi = min(hi, float(curve.sigma[-1]))
+    if smooth > 0:
+        curve = curve.smoothed(smooth).monotone()
+    return curve, lo, hi, meta
+
+
 def loss_curve_schedule(
     name: str,
     steps: int,
@@ -87,7 +136,7 @@ def loss_curve_schedule(
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
 ) -> CurveSchedule:
     """The ``name`` schedule (a key of ``LOSS_SCHEDULES``) with ``steps`` steps from exactly one
-    curve source (module docstring).
+    curve source (:func:`loss_curve_of`).
 
     Args:
         sigma_min, sigma_max: the grid's range; None means ``default_range``, narrowed for file
@@ -101,63 +150,47 @@ def loss_curve_schedule(
         raise ValueError(
             f"unknown loss-curve schedule {name!r}; choose from {list(LOSS_SCHEDULES)}"
         )
-    if sum(a is not None for a in (loss_curve, model, target)) != 1:
-        raise ValueError(
-            f"{name} needs exactly one of --loss-curve FILE, --target NAME or --model CKPT"
-        )
-    build = LOSS_SCHEDULES[name]
-    lo = default_range[0] if sigma_min is None else sigma_min
-    hi = default_range[1] if sigma_max is None else sigma_max
-    meta: dict = {}
-    if target is not None:
-        return _target_schedule(name, steps, target, lo, hi, candidates, final_zero, status)
-    if model is not None:
-        curve = model_loss_curve(model, measure, lo, hi).monotone()
-        meta.update(model=model, loss_curve_source="measured" if measure else "recorded")
-    else:
-        curve = LossCurve.load(loss_curve).monotone()
-        meta["loss_curve"] = loss_curve
-    # by default the grid stays where the curve was observed
-    if sigma_min is None:
-        lo = max(lo, float(curve.sigma[0]))
-    if sigma_max is None:
-        hi = min(hi, float(curve.sigma[-1]))
-    if smooth > 0:
-        curve = curve.smoothed(smooth).monotone()
-    sigmas = build(steps, curve, lo, hi, num_candidates=candidates, final_zero=final_zero)
+    source = {"loss_curve": loss_curve, "model": model, "target": target}
+    if name == "las" and target is not None and sum(v is not None for v in source.values()) == 1:
+        lo = default_range[0] if sigma_min is None else sigma_min
+        hi = default_range[1] if sigma_max is None else sigma_max
+        return _oracle_las(steps, target, lo, hi, candidates, final_zero, status)
+    curve, lo, hi, meta = loss_curve_of(
+        **source,
+        measure=measure,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        default_range=default_range,
+        smooth=smooth,
+        what=name,
+        status=status,
+    )
+    num_candidates = smoke_scaled(candidates, 100) if target is not None else candidates
+    sigmas = LOSS_SCHEDULES[name](
+        steps, curve, lo, hi, num_candidates=num_candidates, final_zero=final_zero
+    )
     return CurveSchedule(sigmas, curve, lo, hi, meta)
 
 
-def _target_schedule(name, steps, target, lo, hi, candidates, final_zero, status):
+def _oracle_las(steps, target, lo, hi, candidates, final_zero, status) -> CurveSchedule:
     from .schedules import oracle_las
     from .targets import get_target
-    from .theory import mmse_curve
 
-    tgt = get_target(target)
     samples, points = smoke_scaled(20_000, 256), smoke_scaled(2001, 101)
-    num_candidates = smoke_scaled(candidates, 100)
-    if name == "las":
-        with status(
-            f"oracle-LAS: the exact mmse curve of {target} ({samples} samples per level), "
-            "then the DP"
-        ):
-            sigmas, curve = oracle_las(
-                tgt,
-                steps,
-                lo,
-                hi,
-                num_candidates=num_candidates,
-                num_points=points,
-                num_samples=samples,
-                final_zero=final_zero,
-                return_curve=True,
-            )
-    else:
-        with status(f"{name}: the exact mmse curve of {target}, then the grid"):
-            curve = mmse_curve(tgt, lo, hi, num_points=points, num_samples=samples)
-            sigmas = LOSS_SCHEDULES[name](
-                steps, curve, lo, hi, num_candidates=num_candidates, final_zero=final_zero
-            )
+    with status(
+        f"oracle-LAS: the exact mmse curve of {target} ({samples} samples per level), then the DP"
+    ):
+        sigmas, curve = oracle_las(
+            get_target(target),
+            steps,
+            lo,
+            hi,
+            num_candidates=smoke_scaled(candidates, 100),
+            num_points=points,
+            num_samples=samples,
+            final_zero=final_zero,
+            return_curve=True,
+        )
     return CurveSchedule(sigmas, curve, lo, hi, {"oracle_target": target})
 
 
@@ -228,12 +261,13 @@ def optimized_schedule(
     sigma_min: float | None = None,
     sigma_max: float | None = None,
     default_range: tuple[float, float] = (0.002, 80.0),
-    candidates: int = 1000,
+    candidates: int | None = None,
     final_zero: bool = True,
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
 ) -> CurveSchedule:
     """The grid ``scorelab schedule optimize`` recommends for ``sampler`` within ``nfe`` model
-    calls, from one curve source (as :func:`loss_curve_schedule`).
+    calls, from one curve source (:func:`loss_curve_of`); ``candidates`` sets the loss-curve
+    optimisers' candidate levels (None: each schedule's default, as benchmarked).
 
     K is the largest step count whose grid (with the final σ = 0 when ``final_zero``) the sampler
     runs in at most ``nfe`` calls, by its declared NFE formula. The schedule is
@@ -270,20 +304,16 @@ def optimized_schedule(
         return spec.nfe(torch.cat([grid, torch.zeros(1)]) if final_zero else grid)
 
     steps = largest_steps_within(cost, nfe, sampler)
-    base = loss_curve_schedule(
-        "info-las",
-        steps,
+    curve, lo, hi, source = loss_curve_of(
         loss_curve=loss_curve,
         model=model,
         target=target,
         sigma_min=sigma_min,
         sigma_max=sigma_max,
         default_range=default_range,
-        candidates=candidates,
-        final_zero=final_zero,
+        what="schedule optimize",
         status=status,
     )
-    curve, lo, hi = base.curve, base.sigma_min, base.sigma_max
     kind = sampler_kind(sampler, spec.stochastic)
     data = None
     if model is not None or target is not None:  # Align Your Steps needs data and a denoiser
@@ -301,6 +331,7 @@ def optimized_schedule(
             metric=metric,
             samples=data,
             sampler_optimizer=gauss_opt_builder(sampler),
+            num_candidates=candidates,
             final_zero=final_zero,
         )
     grid = sigmas.double().numpy()
@@ -318,7 +349,7 @@ def optimized_schedule(
         D = _info_las_costs(gammas, loss_at(curve, grid), 0.0)
         predicted, what = float(np.diag(D, 1).sum()), "path KL D"
     meta = {
-        **base.meta,
+        **source,
         "chosen": name,
         "sampler": sampler,
         "steps": steps,

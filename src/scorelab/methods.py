@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 
 from .compat.diffusers import (
+    DIFFUSERS_NOT_LINEAR,
     DIFFUSERS_SCHEDULERS,
     DIFFUSERS_SIGMA_OPTIONS,
-    DIFFUSERS_NOT_LINEAR,
     diffusers_nfe,
 )
 from .samplers import SAMPLERS, SamplerSpec, largest_steps_within

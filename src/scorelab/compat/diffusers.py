@@ -18,9 +18,9 @@ import torch
 from .. import processes
 
 __all__ = [
+    "DIFFUSERS_NOT_LINEAR",
     "DIFFUSERS_SCHEDULERS",
     "DIFFUSERS_SIGMA_OPTIONS",
-    "DIFFUSERS_NOT_LINEAR",
     "DiffusersUnavailable",
     "diffusers_nfe",
     "sample_with_diffusers",
