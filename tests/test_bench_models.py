@@ -72,3 +72,95 @@ def test_digits_suite_ships():
     suite = load_suite("digits")
     assert {c.target for c in suite.cells} == {"digits"}
     assert any(c.method == "diffusers:DEISMultistep" for c in suite.cells)
+
+
+def _diffusers_folder(folder, *, pipeline: bool, prediction_type: str = "epsilon"):
+    """A tiny untrained diffusers UNet2DModel for 8×8 digits, saved as a pipeline (unet/,
+    scheduler/) or as one model folder with its scheduler config beside it."""
+    import torch
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        layers_per_block=1,
+        norm_num_groups=8,
+        add_attention=False,
+    )
+    scheduler = DDPMScheduler(prediction_type=prediction_type)
+    unet.save_pretrained(folder / "unet" if pipeline else folder)
+    scheduler.save_pretrained(folder / "scheduler" if pipeline else folder)
+    return folder
+
+
+def test_bench_runs_a_diffusers_model_folder(tmp_path):
+    """A saved diffusers pipeline is a target like a checkpoint: every method drives its UNet
+    (through DiffusersModelDenoiser) within the budget, digits FD against the named data, and
+    the loss-curve schedule runs on a loss curve measured on the held-out digits."""
+    folder = _diffusers_folder(tmp_path / "pipe", pipeline=True)
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(
+        textwrap.dedent(
+            """
+            name = "tiny"
+            samples = 32
+            seeds = [0]
+            nfe = [4]
+            samplers = ["euler"]
+            schedules = ["karras", "info-las"]
+            peers = ["k-diffusion:euler", "diffusers:DPMSolverMultistep"]
+            peer_schedules = ["karras"]
+            [[targets]]
+            name = "atoms64-r8"
+            """
+        )
+    )
+    db = tmp_path / "r.duckdb"
+    args = ["bench", "--suite", str(suite), "--db", str(db), "--workers", "1"]
+    r = CliRunner().invoke(app, [*args, "--model", str(folder), "--data", "digits"])
+    assert r.exit_code == 0, r.output
+    with ResultStore(db) as store:
+        rows = store.dataframe_rows()
+        assert store.failures() == []
+    assert len(rows) == 4
+    for row in rows:
+        assert row["target"] == f"model:{folder}#data=digits"
+        assert row["metric"] == "digits_fd" and row["error"] > 0 and row["floor"] > 0
+        assert 1 <= row["nfe"] <= 4
+    assert {r["schedule"] for r in rows if r["method"] == "scorelab:euler"} == {
+        "karras",
+        "info-las",
+    }
+
+
+def test_diffusers_model_folder_errors_are_one_line(tmp_path):
+    import numpy as np
+
+    from scorelab.bench.model_target import model_target
+
+    flat = _diffusers_folder(tmp_path / "flat", pipeline=False, prediction_type="v_prediction")
+    quick = load_suite("quick")
+    with pytest.raises(ValueError, match="say which data it is scored against"):
+        quick.with_model(flat)
+    with pytest.raises(FileNotFoundError, match="no data file at"):
+        quick.with_model(flat, str(tmp_path / "missing.npy"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="is not a diffusers model folder"):
+        quick.with_model(tmp_path / "empty", "digits")
+    r = CliRunner().invoke(app, ["bench", "--data", "digits"])
+    assert r.exit_code == 2 and "--data goes with --model" in r.output
+    # a .npy of held-out samples: the target is scored by sliced W2 to them
+    refs = tmp_path / "refs.npy"
+    np.save(refs, np.random.default_rng(0).normal(size=(64, 1, 8, 8)).astype(np.float32))
+    (name,) = {c.target for c in quick.with_model(flat, str(refs)).cells}
+    target = model_target(name)
+    assert target.event_shape == (1, 8, 8) and target.denoiser.prediction_type == "v_prediction"
+    assert type(target).__name__ == "ModelTarget" and target.sample(5).shape == (5, 1, 8, 8)
+    np.save(refs, np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="must hold >= 16 samples"):
+        model_target(name)

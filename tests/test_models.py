@@ -192,6 +192,13 @@ def test_diffusers_adapter_flat_inputs_and_range():
     assert den(torch.randn(2, 64), 1.0).shape == (2, 64)
     with pytest.raises(ValueError, match="sigma"):
         den(torch.randn(2, 64), 1e4)  # beyond the model's trained σ_max ≈ 157
+    # the table's ends rounded to float32 (as diffusers' schedulers pass them) are accepted
+    x = torch.randn(2, 64, generator=torch.Generator().manual_seed(0))
+    for end in (den.sigma_min, den.sigma_max):
+        rounded = float(torch.tensor(end, dtype=torch.float32))
+        assert rounded != end and torch.equal(den(x, rounded), den(x, end))
+    with pytest.raises(ValueError, match="sigma"):
+        den(x, den.sigma_max * 1.001)
     with pytest.raises(ValueError, match="prediction_type"):
         DiffusersModelDenoiser(_tiny_unet(), {}, prediction_type="flow")
 

@@ -114,8 +114,15 @@ def bench(
     retry_failed: bool = typer.Option(False, help="rerun the cells that failed before"),
     model: str = typer.Option(
         None,
-        help="a scorelab checkpoint (`scorelab train`): run the suite's methods on this model "
-        "instead of its targets (digits models: FD; 2-D toys: sliced W2 to held-out data)",
+        help="a scorelab checkpoint (`scorelab train`) or a diffusers model folder (a saved "
+        "pipeline, or a UNet2DModel folder with scheduler_config.json): run the suite's methods "
+        "on this model instead of its targets (digits models: FD; others: sliced W2 to held-out "
+        "data)",
+    ),
+    data: str = typer.Option(
+        None,
+        help="with a diffusers --model: the data it is scored against (digits | moons | ring8 | "
+        "FILE.npy of held-out samples)",
     ),
 ) -> None:
     """Run a benchmark suite (skipping finished cells) and print the best-per-NFE table."""
@@ -125,8 +132,10 @@ def bench(
 
     try:
         spec = load_suite(suite)
+        if data is not None and model is None:
+            raise ValueError("--data goes with --model DIR (a diffusers model folder)")
         if model is not None:
-            spec = spec.with_model(model)
+            spec = spec.with_model(model, data)
     except (ValueError, FileNotFoundError) as err:
         _fail(str(err))
     if smoke():

@@ -27,7 +27,7 @@ from ..methods import KD_SCHEDULES, METHODS, get_method
 from ..samplers import SAMPLERS
 from ..schedules import ALIASES, LOSS_SCHEDULES, SCHEDULES
 from ..targets import PRESETS
-from .model_target import MODEL_PREFIX, is_model_target
+from .model_target import check_model_source, is_model_target, model_target_name
 
 __all__ = ["KD_PEERS", "KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
 
@@ -85,15 +85,19 @@ class Suite:
     cells: tuple[Cell, ...]
     source: str
 
-    def with_model(self, path: str | Path) -> Suite:
-        """The suite's methods × budgets × seeds on the checkpoint ``path`` instead of its
-        targets (``scorelab bench --model``): every cell's target becomes ``model:PATH``."""
+    def with_model(self, path: str | Path, data: str | None = None) -> Suite:
+        """The suite's methods × budgets × seeds on the model ``path`` instead of its targets
+        (``scorelab bench --model``): a scorelab checkpoint, or a diffusers folder scored
+        against ``data`` (see :mod:`scorelab.bench.model_target`); every cell's target becomes
+        its :func:`~scorelab.bench.model_target.model_target_name`."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
+        if data is not None and not path.is_dir():
+            raise ValueError(f"--data is for diffusers model folders; {path} is not a folder")
+        name = model_target_name(path, data)
+        check_model_source(name)
         keep = {}
         for c in self.cells:  # one cell per method, schedule, budget, seed and error
-            cell = replace(c, target=f"{MODEL_PREFIX}{path}")
+            cell = replace(c, target=name)
             keep.setdefault(cell.key(), cell)
         return Suite(f"{self.name}@{path.name}", tuple(keep.values()), self.source)
 
@@ -188,8 +192,10 @@ def _expand(data: dict, source: str) -> list[Cell]:
     targets = [t.get("name") for t in data["targets"]]
     for t in targets:
         if isinstance(t, str) and is_model_target(t):
-            if not Path(t[len(MODEL_PREFIX) :]).is_file():
-                _fail(source, f"target {t!r}: no checkpoint at {t[len(MODEL_PREFIX) :]}")
+            try:
+                check_model_source(t)
+            except (ValueError, FileNotFoundError) as err:
+                _fail(source, f"target {t!r}: {err}")
         elif t not in PRESETS:
             _fail(source, f"unknown target {t!r}; choose from {sorted(PRESETS)} or model:PATH")
     methods: list[tuple[str, str]] = []

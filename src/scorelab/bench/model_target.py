@@ -1,16 +1,25 @@
 """Users' own models as benchmark targets: ``model:PATH`` names a scorelab checkpoint
-(``scorelab train``), whose denoiser every method — ours and the peers — drives at the same NFE.
+(``scorelab train``) or a diffusers model folder, whose denoiser every method — ours and the
+peers — drives at the same NFE.
+
+* **scorelab checkpoint** (a ``.safetensors`` file): its data set and recorded training loss
+  curve come from the checkpoint.
+* **diffusers folder** (``model:DIR#data=DATA``): a saved pipeline (``unet/`` and
+  ``scheduler/``) or a ``UNet2DModel`` folder with its ``scheduler_config.json`` beside
+  ``config.json``, wrapped by :class:`scorelab.compat.models.DiffusersModelDenoiser` (any
+  ``prediction_type``). ``DATA`` names the data the model is scored against: a scorelab data
+  set (``digits``, ``moons``, ``ring8``: its held-out split) or a ``.npy`` file of held-out
+  samples. Its loss curve, for the loss-curve schedules, is measured on those samples (64
+  levels × 512 draws) the first time a cell needs it.
 
 There is no exact law, so the headline metric compares samples with the model's *data*:
 
 * digits models: the classifier-feature Fréchet distance to the training split
   (:func:`scorelab.image_metrics.digits_quality`), with the held-out split's FD as the floor;
-* 2-D toy models (moons, ring8): sliced W₂ to fresh held-out data, with the sliced W₂ between two
-  held-out sets as the floor.
+* other models (2-D toys, any ``.npy`` data): sliced W₂ to the held-out samples, with the
+  sliced W₂ between two held-out sets as the floor.
 
-Loss-curve schedules (las, info-las, entropic, sat-info) are built from the checkpoint's recorded
-training loss curve; the exact discretization term D is not defined (no exact mmse) and stays
-empty.
+The exact discretization term D is not defined (no exact mmse) and stays empty.
 """
 
 from __future__ import annotations
@@ -21,7 +30,18 @@ import torch
 
 from ..metrics import METRICS, Metric
 
-__all__ = ["MODEL_PREFIX", "DigitsModelTarget", "ModelTarget", "is_model_target", "model_target"]
+__all__ = [
+    "DATA_TAG",
+    "MODEL_PREFIX",
+    "DigitsModelTarget",
+    "ModelTarget",
+    "check_model_source",
+    "diffusers_parts",
+    "is_model_target",
+    "model_target",
+    "model_target_name",
+    "parse_model_target",
+]
 
 MODEL_PREFIX = "model:"
 
@@ -30,21 +50,111 @@ def is_model_target(name: str) -> bool:
     return name.startswith(MODEL_PREFIX)
 
 
+#: separates a diffusers folder from the data it is scored against in a target name
+DATA_TAG = "#data="
+
+
+def model_target_name(path: str | Path, data: str | None = None) -> str:
+    """The target name of a model: ``model:PATH`` (a scorelab checkpoint) or
+    ``model:DIR#data=DATA`` (a diffusers folder and its data)."""
+    return f"{MODEL_PREFIX}{path}" + (f"{DATA_TAG}{data}" if data else "")
+
+
+def parse_model_target(name: str) -> tuple[Path, str | None]:
+    """``(path, data)`` of a ``model:`` target name (``data`` None for a checkpoint)."""
+    if not is_model_target(name):
+        raise ValueError(f"a model target is named {MODEL_PREFIX}PATH, got {name!r}")
+    body = name[len(MODEL_PREFIX) :]
+    path, _, data = body.partition(DATA_TAG)
+    return Path(path), data or None
+
+
+def diffusers_parts(folder: Path) -> tuple[Path, Path]:
+    """``(UNet folder, scheduler config file)`` of a diffusers model folder, or a one-line
+    ValueError saying what is missing."""
+    layouts = (
+        (folder / "unet", folder / "scheduler" / "scheduler_config.json"),
+        (folder, folder / "scheduler_config.json"),
+    )
+    for unet, scheduler in layouts:
+        if (unet / "config.json").is_file() and scheduler.is_file():
+            return unet, scheduler
+    raise ValueError(
+        f"{folder} is not a diffusers model folder: expected unet/ and scheduler/ (a saved "
+        "pipeline) or config.json with scheduler_config.json"
+    )
+
+
+def check_model_source(name: str) -> None:
+    """Raise a one-line error when a model target's files are missing or its data is not given
+    (checked when a suite is loaded, before any cell runs)."""
+    path, data = parse_model_target(name)
+    if path.is_dir():
+        diffusers_parts(path)
+        if data is None:
+            raise ValueError(
+                f"diffusers model {path}: say which data it is scored against "
+                "(--data digits|moons|ring8|FILE.npy)"
+            )
+        if data.endswith(".npy") and not Path(data).is_file():
+            raise FileNotFoundError(f"no data file at {data}")
+    elif not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+
+
+def _references(data: str) -> torch.Tensor:
+    """Held-out samples of ``data``: a scorelab data set's test split or a ``.npy`` file."""
+    if data.endswith(".npy"):
+        import numpy as np
+
+        try:
+            array = np.load(data)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read data file {data}: {err}") from err
+        if array.ndim < 2 or array.shape[0] < 16:
+            raise ValueError(f"data file {data} must hold >= 16 samples, got shape {array.shape}")
+        return torch.as_tensor(array, dtype=torch.float32)
+    from ..data import load_dataset
+
+    return torch.as_tensor(load_dataset(data, "test"), dtype=torch.float32)
+
+
 class ModelTarget:
-    """A checkpoint as a benchmark target: a denoiser with an event shape, its data set (for the
-    metric's references) and its recorded loss curve. Build it with :func:`model_target`."""
+    """A model as a benchmark target: a denoiser with an event shape, held-out samples of its
+    data (the metric's references) and a loss curve. Build it with :func:`model_target`."""
 
     mmse_is_exact = False
 
-    def __init__(self, path: Path, denoiser, meta: dict) -> None:
-        from ..data import load_dataset
-
+    def __init__(self, path: Path, denoiser, data: str, event_shape, loss_curve=None) -> None:
         self.path = path
         self.denoiser = denoiser
-        self.data_name = meta["info"]["config"]["data"]
-        self.loss_curve = meta.get("loss_curve")
-        self.event_shape = tuple(denoiser.sample_shape)
-        self._test = torch.as_tensor(load_dataset(self.data_name, "test"), dtype=torch.float32)
+        self.data_name = data
+        self.event_shape = tuple(event_shape)
+        self._test = _references(data)
+        self._loss_curve = loss_curve
+
+    @property
+    def loss_curve(self):
+        """The recorded training loss curve (checkpoints); for diffusers folders, measured on
+        the held-out samples on first use."""
+        if self._loss_curve is None and self.sigma_range is not None:
+            import numpy as np
+
+            from ..loss_curve import measure_loss_curve
+
+            levels = np.geomspace(*self.sigma_range, 64)
+            data = self._test.reshape(self._test.shape[0], *self.event_shape).double()
+            self._loss_curve = measure_loss_curve(self, data, levels, samples_per_level=512)
+        return self._loss_curve
+
+    @property
+    def sigma_range(self) -> tuple[float, float] | None:
+        """The σ range the denoiser accepts, where it is limited (a diffusers model: its training
+        table, narrowed by 1e-4 so float32 grids stay inside); None for checkpoints."""
+        table = getattr(self.denoiser, "sigma_table", None)
+        if table is None:
+            return None
+        return float(table[0]) * (1 + 1e-4), float(table[-1]) * (1 - 1e-4)
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         with torch.no_grad():
@@ -70,18 +180,45 @@ class DigitsModelTarget(ModelTarget):
     """A :class:`ModelTarget` trained on the digits (its metric is the digits FD)."""
 
 
+def _diffusers_denoiser(folder: Path):
+    """(denoiser, event shape) of a diffusers model folder."""
+    try:
+        from diffusers import UNet2DModel
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("a diffusers model needs diffusers (pip install diffusers)") from err
+    import json
+
+    from ..compat.models import DiffusersModelDenoiser
+
+    unet_dir, scheduler_file = diffusers_parts(folder)
+    try:
+        unet = UNet2DModel.from_pretrained(unet_dir).eval()
+        config = json.loads(scheduler_file.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot load the diffusers model in {folder}: {err}") from err
+    size = unet.config.sample_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    shape = (unet.config.in_channels, *size)
+    return DiffusersModelDenoiser(unet, config, sample_shape=shape), shape
+
+
 def model_target(name: str) -> ModelTarget:
-    """The target ``model:PATH``: the checkpoint loaded once, as a :class:`DigitsModelTarget`
-    for digits models (so the registry picks the digits FD) and a :class:`ModelTarget`
-    otherwise."""
+    """The target ``model:PATH`` (a scorelab checkpoint) or ``model:DIR#data=DATA`` (a
+    diffusers folder): loaded once, as a :class:`DigitsModelTarget` for digits models (so the
+    registry picks the digits FD) and a :class:`ModelTarget` otherwise."""
     from ..models import load_checkpoint
 
-    if not is_model_target(name):
-        raise ValueError(f"a model target is named {MODEL_PREFIX}PATH, got {name!r}")
-    path = Path(name[len(MODEL_PREFIX) :])
-    denoiser, meta = load_checkpoint(path)
-    cls = DigitsModelTarget if meta["info"]["config"]["data"] == "digits" else ModelTarget
-    return cls(path, denoiser, meta)
+    check_model_source(name)
+    path, data = parse_model_target(name)
+    if path.is_dir():
+        denoiser, shape = _diffusers_denoiser(path)
+        curve = None
+    else:
+        denoiser, meta = load_checkpoint(path)
+        data, shape = meta["info"]["config"]["data"], denoiser.sample_shape
+        curve = meta.get("loss_curve")
+    cls = DigitsModelTarget if data == "digits" else ModelTarget
+    return cls(path, denoiser, data, shape, curve)
 
 
 METRICS["digits_fd"] = Metric(

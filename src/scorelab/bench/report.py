@@ -29,7 +29,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from .model_target import MODEL_PREFIX, is_model_target
+from .model_target import is_model_target, parse_model_target
 from .store import ResultStore
 
 __all__ = ["best_row_cells", "display_name", "write_report"]
@@ -53,8 +53,9 @@ def _series(store: ResultStore, score_error: float):
 
 
 def _checkpoint(target: str) -> Path | None:
-    """The checkpoint of a ``model:PATH`` target, None for a built-in target."""
-    return Path(target.removeprefix(MODEL_PREFIX)) if is_model_target(target) else None
+    """The checkpoint (or diffusers folder) of a ``model:`` target, None for a built-in
+    target."""
+    return parse_model_target(target)[0] if is_model_target(target) else None
 
 
 def display_name(target: str) -> str:

@@ -121,6 +121,16 @@ def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, 
     return metric.name, value, floor, sw2
 
 
+def sigma_range(cell: Cell) -> tuple[float, float]:
+    """The cell's σ range, narrowed to what a model target accepts (a diffusers model: its
+    training table, e.g. σ ∈ [0.01, 157] for 1000 linear-β steps)."""
+    lo, hi = cell.sigma_min, cell.sigma_max
+    accepts = getattr(_target(cell.target), "sigma_range", None)
+    if accepts is not None:
+        lo, hi = max(lo, accepts[0]), min(hi, accepts[1])
+    return lo, hi
+
+
 def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
     """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
     ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps on the
@@ -130,7 +140,7 @@ def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
     mmse curves (``$SCORELAB_CURVE_CACHE``) for exact targets: ``gauss-opt`` takes seconds to a
     minute per grid, and cells that differ only in score error or seed share it."""
     name = get_method(cell.method).name
-    lo, hi = cell.sigma_min, cell.sigma_max
+    lo, hi = sigma_range(cell)
     target = _target(cell.target)
     metric = "snapped" if headline_metric(target).name == "atom_tv" else "continuous"
     key = json.dumps([cell.target, name, steps, lo, hi, metric, __version__])
@@ -179,7 +189,7 @@ def _plan(cell: Cell) -> tuple[Plan, dict]:
     """The method's plan for the cell's budget and schedule, and what to add to the row's
     config (the schedule ``optimize`` chose)."""
     method = get_method(cell.method)
-    lo, hi = cell.sigma_min, cell.sigma_max
+    lo, hi = sigma_range(cell)
     if cell.schedule == OPTIMIZE:
         if method.is_peer:
             raise ValueError(f"schedule {OPTIMIZE!r} is for scorelab samplers, not {method.key}")

@@ -81,6 +81,11 @@ class DiffusersModelDenoiser:
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         s = as_sigma(sigma, x.shape[0], like=torch.empty(0, dtype=torch.float64))
+        # σ's rounded to float32 at the table's ends (e.g. by diffusers' own schedulers) land up
+        # to a few ulps outside it: snap those (relative 1e-5) in; farther ones are refused below
+        lo, hi = self.sigma_min, self.sigma_max
+        s = torch.where((s < lo) & (s >= lo * (1 - 1e-5)), torch.full_like(s, lo), s)
+        s = torch.where((s > hi) & (s <= hi * (1 + 1e-5)), torch.full_like(s, hi), s)
         t = torch.as_tensor(processes.sigma_to_timestep(s.numpy(), self.sigma_table))
         shape = x.shape if self.sample_shape is None else (x.shape[0], *self.sample_shape)
         xs = x.reshape(shape)
