@@ -77,21 +77,11 @@ def test_digits_suite_ships():
 def _diffusers_folder(folder, *, pipeline: bool, prediction_type: str = "epsilon"):
     """A tiny untrained diffusers UNet2DModel for 8×8 digits, saved as a pipeline (unet/,
     scheduler/) or as one model folder with its scheduler config beside it."""
-    import torch
-    from diffusers import DDPMScheduler, UNet2DModel
+    from diffusers import DDPMScheduler
 
-    torch.manual_seed(0)
-    unet = UNet2DModel(
-        sample_size=8,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=(8, 16),
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        layers_per_block=1,
-        norm_num_groups=8,
-        add_attention=False,
-    )
+    from tests.test_models import _tiny_unet
+
+    unet = _tiny_unet()
     scheduler = DDPMScheduler(prediction_type=prediction_type)
     unet.save_pretrained(folder / "unet" if pipeline else folder)
     scheduler.save_pretrained(folder / "scheduler" if pipeline else folder)

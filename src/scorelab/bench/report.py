@@ -70,6 +70,12 @@ def _slug(target: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", target if path is None else f"model-{path.stem}")
 
 
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines, then a blank line."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return [*lines, *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
 def _html_rows(rows: list[list[str]]) -> str:
     return "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
@@ -278,17 +284,11 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         "## Queries to reach an error (NFE*; ratio = scorelab / best peer, < 1: fewer queries)\n",
         "NFE*(ε) interpolated in log–log on each method's ladder of oracle-counted NFE; ε in "
         "multiples of the target's finite-sample floor; '> max' = not reached in the suite.\n",
-        "| " + " | ".join(q_header) + " |",
-        "|" + "---|" * len(q_header),
-        *("| " + " | ".join(r) + " |" for r in q_rows),
-        "",
+        *_md_table(q_header, q_rows),
         "## Best per NFE (ratio = scorelab / best peer; < 1 means scorelab is better)\n",
         "'(tie)': the two errors differ by no more than the finite-sample floor.\n",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
+        *_md_table(header, table_rows),
     ]
-    md += ["| " + " | ".join(r) + " |" for r in table_rows]
-    md.append("")
     exact_queries = queries_per_error(store, score_error, column="exact_kl")
     exact_best = best_per_nfe(store, score_error, column="exact_kl")
     x_rows = [[display_name(c) for c in queries_row_cells(e)] for e in exact_queries]
@@ -300,15 +300,9 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
             "`accel_sde`, k-diffusion's, diffusers' unclipped schedulers), by coefficient "
             "tracking through each library's own code: no sampling floor, so every gap is "
             "real. Queries to reach ε nats:\n",
-            "| " + " | ".join(q_header) + " |",
-            "|" + "---|" * len(q_header),
-            *("| " + " | ".join(r) + " |" for r in x_rows),
-            "",
+            *_md_table(q_header, x_rows),
             "Exact KL at a fixed NFE budget:\n",
-            "| " + " | ".join(header[:8]) + " |",
-            "|" + "---|" * 8,
-            *("| " + " | ".join(r) + " |" for r in xb_rows),
-            "",
+            *_md_table(header[:8], xb_rows),
         ]
     failed = store.failures()
     fail_header = ["cell", "target", "method", "error"]
@@ -320,12 +314,10 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
     md += [
         f"## Failed cells ({len(failed)})\n",
         *(
-            ["| " + " | ".join(fail_header) + " |", "|" + "---|" * len(fail_header)]
-            + ["| " + " | ".join(r) + " |" for r in fail_rows]
+            _md_table(fail_header, fail_rows)
             if failed
-            else ["None: every cell of the store finished."]
+            else ["None: every cell of the store finished.", ""]
         ),
-        "",
     ]
     for title, name in figures:
         md += [f"## {title}\n", f"![{title}]({name})\n"]
