@@ -1,7 +1,8 @@
 """Queries to reach an accuracy, NFE*(ε), on exact targets with no Monte-Carlo floor.
 
-For every method (scorelab sampler × schedule, and k-diffusion's deterministic samplers on their
-own schedules) the exact output KL at σ_min is computed on a ladder of grid sizes, the NFE of each
+For every method (scorelab sampler × schedule, k-diffusion's deterministic samplers on their
+own schedules and, on the Gaussians, diffusers' deterministic unclipped schedulers on their own
+grids) the exact output KL at σ_min is computed on a ladder of grid sizes, the NFE of each
 run is counted by a :class:`~scorelab.oracles.CountingOracle`, and NFE*(ε) is read off the ladder
 by :func:`scorelab.metrics.queries_to_reach`. Targets: centred Gaussians in d = 16 and d = 256
 (coefficient tracking) and two 1-D atom laws (density propagation / quadrature). Grids run
@@ -16,7 +17,14 @@ scorelab-best NFE* / best-peer NFE* (< 1: scorelab needs fewer queries).
 
     python benchmarks/queries_exact.py [--write-readme] [--schedules NAME ...]
 
-``--schedules`` recomputes those scorelab schedules only and keeps the CSV's other rows.
+``--schedules`` recomputes those scorelab schedules only and keeps the CSV's other rows;
+``--diffusers`` computes the diffusers rows only and keeps the others.
+
+diffusers' schedulers run their own σ range (the linear-β table, σ ≈ 157 → 0 with the final
+step), as shipped, from the exact law (KL_init excluded for them too: their start is N(0, I) in
+VP coordinates, whose σ_T ≈ 157 makes the prior mismatch < 1e-4 nats here); their output is
+compared with the data law N(0, Σ). Their exact law is :attr:`scorelab.methods.Method.
+gaussian_law` (identity latents through diffusers' own code).
 """
 
 from __future__ import annotations
@@ -28,13 +36,16 @@ import numpy as np
 import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
+from scorelab.compat.diffusers import sample_with_diffusers
 from scorelab.compat.k_diffusion import k_diffusion_sampler
 from scorelab.exact import (
+    _gaussian_kl,
     exact_output_1d,
     gaussian_optimized_schedule,
     gaussian_output_kl,
     mmse_1d,
 )
+from scorelab.methods import Plan, get_method
 from scorelab.metrics import queries_to_reach
 from scorelab.oracles import CountingOracle
 from scorelab.samplers import SAMPLERS
@@ -55,6 +66,17 @@ GAUSS_OPT_MAX_STEPS = 24
 #: stochastic ones cannot be scored exactly) on its two standard grids
 PEERS = ("euler", "heun", "dpm_2", "lms", "dpmpp_2m")
 PEER_SCHEDULES = ("karras", "log-snr")
+#: diffusers' schedulers that are linear on a Gaussian (DDIM and DDPM clip x0: not exact)
+DIFFUSERS_PEERS = (
+    "DPMSolverMultistep",
+    "UniPCMultistep",
+    "UniPCMultistepBH1",
+    "UniPCMultistep3",
+    "DEISMultistep",
+    "Euler",
+    "Heun",
+)
+DIFFUSERS_SCHEDULES = ("default", "karras", "exponential")
 
 
 def targets() -> dict:
@@ -105,7 +127,38 @@ def methods():
             yield f"k-diffusion:{name}", sched, fn, fn, {}
 
 
-def run(schedules: tuple[str, ...] | None = None) -> list[dict]:
+def diffusers_rows() -> list[dict]:
+    """The diffusers peers on the Gaussian targets: exact KL(N(0, Σ) ‖ output), NFE counted."""
+    rows = []
+    for tname, target in targets().items():
+        if not isinstance(target, Gaussian):
+            continue
+        for name in DIFFUSERS_PEERS:
+            method = get_method(f"diffusers:{name}")
+            for sched in DIFFUSERS_SCHEDULES:
+                for steps in STEPS:
+                    cov = method.gaussian_law(target, Plan(steps, steps, None, sched)).numpy()
+                    oracle = CountingOracle(target)
+                    sample_with_diffusers(name, sched, oracle, (1, target.dim), steps)
+                    rows.append(
+                        dict(
+                            target=tname,
+                            method=method.key,
+                            schedule=sched,
+                            steps=steps,
+                            nfe=oracle.batch_calls,
+                            kl=_gaussian_kl(target.covariance, 0.5 * (cov + cov.T)),
+                        )
+                    )
+        print(f"{tname} diffusers done", flush=True)
+    return rows
+
+
+def run(schedules: tuple[str, ...] | None = None, diffusers_only: bool = False) -> list[dict]:
+    """Every row; or, with ``schedules`` / ``diffusers_only``, those rows recomputed and the
+    CSV's others kept."""
+    if diffusers_only:
+        return _merge(diffusers_rows(), lambda r: not r["method"].startswith("diffusers:"))
     rows = []
     for tname, target in targets().items():
         gaussian = isinstance(target, Gaussian)
@@ -133,16 +186,18 @@ def run(schedules: tuple[str, ...] | None = None) -> list[dict]:
                 )
         print(f"{tname} done", flush=True)
     if schedules is None:
-        return rows
+        return rows + diffusers_rows()
+    return _merge(
+        rows, lambda r: not r["method"].startswith("scorelab:") or r["schedule"] not in schedules
+    )
+
+
+def _merge(rows: list[dict], keep) -> list[dict]:
+    """The CSV's rows that ``keep`` accepts, then ``rows``."""
     import csv
 
     with CSV.open() as fh:
-        kept = [
-            r
-            for r in csv.DictReader(fh)
-            if r["method"].startswith("k-diff") or r["schedule"] not in schedules
-        ]
-    return kept + rows
+        return [r for r in csv.DictReader(fh) if keep(r)] + rows
 
 
 def nfe_star(rows: list[dict]) -> tuple[dict, dict]:
@@ -168,12 +223,12 @@ def table(stars: dict, first: dict) -> str:
     for tname in targets():
         for eps in EPS:
             mine = {k: v[eps] for k, v in stars.items() if k[0] == tname and "scorelab" in k[1]}
-            peer = {k: v[eps] for k, v in stars.items() if k[0] == tname and "k-diff" in k[1]}
+            peer = {k: v[eps] for k, v in stars.items() if k[0] == tname and "scorelab" not in k[1]}
             km, kp = min(mine, key=mine.get), min(peer, key=peer.get)
             vm, vp = mine[km], peer[kp]
 
             def cell(k, v):
-                name = f"{k[1].split(':')[1]} / {k[2]}"
+                name = f"{k[1].removeprefix('scorelab:')} / {k[2]}"
                 if not np.isfinite(v):
                     return f"none reaches ε (≤ {STEPS[-1]} steps)"
                 return f"{name}: {'≤ ' if v <= first[k] else ''}{v:.1f}"
@@ -192,13 +247,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--schedules", nargs="+", choices=OUR_SCHEDULES, help="rerun these only")
+    ap.add_argument("--diffusers", action="store_true", help="compute the diffusers rows only")
     add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
     only = tuple(args.schedules) if args.schedules else None
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(only))
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(only, args.diffusers))
     if only:
         facts += f"; rerun: scorelab {', '.join(only)} only, the other rows kept from the CSV"
+    if args.diffusers:
+        facts += "; --diffusers: the diffusers rows only, the other rows kept from the CSV"
     text = table(*nfe_star(rows))
     print(text)
     if args.write_readme:
