@@ -112,7 +112,8 @@ def main() -> None:
         command += f" --model {args.model}"
     how = f"{command}; {done}/{len(suite.cells)} cells"
     if not args.report_only:
-        how += f", {elapsed:.0f} s with {args.workers} workers on a {where}"
+        workers = f"{args.workers} worker" + ("s" if args.workers > 1 else "")
+        how += f", {elapsed:.0f} s with {workers} on a {where}"
     write_readme_block(MARKERS[args.suite], table, how)
 
 

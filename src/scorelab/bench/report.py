@@ -224,6 +224,12 @@ def _d_figure(path: Path, store: ResultStore) -> bool:
     return True
 
 
+def _ratio(r: float) -> str:
+    """A ratio with two decimals, or two significant digits below 0.1 (exact KLs can differ by
+    orders of magnitude)."""
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.2g}"
+
+
 def best_row_cells(e: dict) -> list[str]:
     """One best-per-NFE entry as text cells: target, NFE, metric, scorelab best, its error, best
     peer, its error, ratio ("(tie)" when the gap is within the floor), floor ("-" where a side
@@ -236,7 +242,7 @@ def best_row_cells(e: dict) -> list[str]:
         f"{e['scorelab_error']:.4g}" if "scorelab_error" in e else "-",
         e.get("peer", "-"),
         f"{e['peer_error']:.4g}" if "peer_error" in e else "-",
-        (f"{e['ratio']:.2f}" + ("" if e["significant"] else " (tie)")) if "ratio" in e else "-",
+        (_ratio(e["ratio"]) + ("" if e["significant"] else " (tie)")) if "ratio" in e else "-",
         f"{e['floor']:.3g}",
     ]
 
