@@ -473,5 +473,7 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     monkeypatch.setenv(runner.CURVE_CACHE_ENV, str(tmp_path))
     atoms = cell("optimize", target="atoms64-r8", method="scorelab:ddpm")
     assert atoms["config"]["chosen_schedule"] == "entropic"  # resolved data, snapped metric
+    ode = cell("optimize", target="atoms64-r8", method="scorelab:dpmpp_2m")
+    assert ode["config"]["chosen_schedule"] == "ays-opt" and ode["nfe"] <= 8
     with pytest.raises(ValueError, match="for scorelab samplers"):
         runner._plan(Cell("gaussian-16", "k-diffusion:euler", "optimize", 8, 0, 0, 64, 0.002, 80))
