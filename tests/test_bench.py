@@ -69,6 +69,25 @@ def test_bad_suites_are_rejected(tmp_path, patch, message):
         load_suite("medium")
 
 
+def test_extra_schedules_run_on_their_target_only(tmp_path):
+    path = tmp_path / "extra.toml"
+    path.write_text(SMALL + 'extra_schedules = ["optimize"]\n[[targets]]\nname = "atoms64-r8"\n')
+    cells = load_suite(str(path)).cells
+    extra = {(c.target, c.method) for c in cells if c.schedule == "optimize"}
+    assert {t for t, _ in extra} == {"gaussian-16"}
+    assert {m for _, m in extra} == {"scorelab:euler", "scorelab:ddpm", "scorelab:dpmpp_2m"}
+    assert len(cells) == 2 * (3 * 2 + 1) * 3 + 3 * 3  # both targets' grid, then the extra
+    standard = load_suite("standard").cells
+    assert {c.target for c in standard if c.schedule == "optimize"} == {"gaussian-16", "gmm2-1000"}
+    for bad, message in (
+        ('extra_schedules = ["warp"]', "unknown schedule 'warp'"),
+        ("colour = 1", "unknown keys"),
+    ):
+        path.write_text(SMALL + bad + "\n")
+        with pytest.raises(ValueError, match=message):
+            load_suite(str(path))
+
+
 def test_run_cell_is_reproducible_and_within_budget():
     cell = Cell("atoms64-r8", "scorelab:heun", "karras", 9, 0, 0.0, 300, 0.002, 80.0)
     a, b = run_cell(cell), run_cell(cell)

@@ -7,7 +7,9 @@ Peers: ``"k-diffusion:NAME"`` (with ``peer_schedules``, k-diffusion's grid funct
 A suite file holds ``samples``, ``seeds``, ``nfe`` (budgets), ``score_errors`` (RMS error of the
 denoiser, in data units, injected as a smooth bias field), ``sigma_min``/``sigma_max``,
 ``samplers`` and ``schedules`` (scorelab's), ``peers`` (``"k-diffusion:NAME"``) with
-``peer_schedules`` (k-diffusion's grid functions) and ``[[targets]]`` tables naming presets. Every
+``peer_schedules`` (k-diffusion's grid functions) and ``[[targets]]`` tables naming presets
+(``name``; optional ``extra_schedules``: scorelab schedules run on that target only, e.g. a
+costly one where it matters). Every
 combination is a :class:`Cell`; its :meth:`Cell.key` is a hash of everything that determines the
 result, so reruns skip finished cells.
 """
@@ -198,19 +200,25 @@ def _expand(data: dict, source: str) -> list[Cell]:
                 _fail(source, f"target {t!r}: {err}")
         elif t not in PRESETS:
             _fail(source, f"unknown target {t!r}; choose from {sorted(PRESETS)} or model:PATH")
+    extra: dict[str, list[str]] = {}  # target -> its extra_schedules
+    for entry in data["targets"]:
+        unknown_keys = set(entry) - {"name", "extra_schedules"}
+        if unknown_keys:
+            _fail(source, f"target {entry.get('name')!r}: unknown keys {sorted(unknown_keys)}")
+        extra[entry["name"]] = list(entry.get("extra_schedules", []))
+    for sched in [*data.get("schedules", ["karras"]), *(x for v in extra.values() for x in v)]:
+        if (
+            sched not in LOSS_SCHEDULES
+            and sched != OPTIMIZE
+            and ALIASES.get(sched, sched) not in SCHEDULES
+        ):
+            known = sorted(SCHEDULES) + sorted(LOSS_SCHEDULES) + [OPTIMIZE]
+            _fail(source, f"unknown schedule {sched!r}; choose from {known}")
     methods: list[tuple[str, str]] = []
     for s in data.get("samplers", []):
         if s not in SAMPLERS:
             _fail(source, f"unknown sampler {s!r}; choose from {sorted(SAMPLERS)}")
-        for sched in data.get("schedules", ["karras"]):
-            if (
-                sched not in LOSS_SCHEDULES
-                and sched != OPTIMIZE
-                and ALIASES.get(sched, sched) not in SCHEDULES
-            ):
-                known = sorted(SCHEDULES) + sorted(LOSS_SCHEDULES) + [OPTIMIZE]
-                _fail(source, f"unknown schedule {sched!r}; choose from {known}")
-            methods.append((f"scorelab:{s}", sched))
+        methods.extend((f"scorelab:{s}", sched) for sched in data.get("schedules", ["karras"]))
     for sched in data.get("peer_schedules", []):
         if sched not in KD_SCHEDULES:
             _fail(source, f"unknown peer schedule {sched!r}; choose from {KD_SCHEDULES}")
@@ -235,7 +243,14 @@ def _expand(data: dict, source: str) -> list[Cell]:
         methods.extend((peer, sched) for sched in scheds)
     if not methods:
         _fail(source, "no samplers or peers")
-    return [
+    cells = [
         Cell(t, m, sched, b, seed, float(e), samples, lo, hi)
         for t, (m, sched), b, seed, e in product(targets, methods, nfe, data["seeds"], errors)
     ]
+    samplers = [f"scorelab:{s}" for s in data.get("samplers", [])]
+    cells += [  # a target's extra_schedules, for the scorelab samplers only
+        Cell(t, m, sched, b, seed, float(e), samples, lo, hi)
+        for t in targets
+        for m, sched, b, seed, e in product(samplers, extra[t], nfe, data["seeds"], errors)
+    ]
+    return cells
