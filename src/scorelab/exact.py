@@ -66,6 +66,7 @@ __all__ = [
     "gaussian_optimized_schedule",
     "gaussian_output_kl",
     "gaussian_output_law",
+    "gaussian_start_basis",
     "mmse_1d",
     "mmse_collinear",
     "surrogate_output_kl",
@@ -185,6 +186,17 @@ def _check_reproducible(spec, denoiser, sigmas: torch.Tensor, d: int, options) -
         )
 
 
+def gaussian_start_basis(target: Gaussian, sigma0: float, rows: int) -> torch.Tensor:
+    """A ``(rows, d)`` float64 batch whose first d rows are the columns of a square root of the
+    exact start's covariance Σ + σ_0² I (the rest zero): pushed through a sampler that is linear
+    in its start and noise, row r is the output's coefficient on the r-th standard normal."""
+    d = target.dim
+    cov0 = torch.as_tensor(target.covariance) + sigma0**2 * torch.eye(d, dtype=torch.float64)
+    start = torch.zeros(rows, d, dtype=torch.float64)
+    start[:d] = torch.linalg.cholesky(cov0).T
+    return start
+
+
 def gaussian_output_law(sampler: str | SamplerSpec | Callable, target: Gaussian, sigmas, **options):
     """Exact output covariance (float64, (d, d)) of ``sampler`` on the centred Gaussian
     ``target`` with its exact denoiser, started from the exact law N(0, Σ + σ_0² I).
@@ -201,9 +213,7 @@ def gaussian_output_law(sampler: str | SamplerSpec | Callable, target: Gaussian,
     draws = _count_draws(spec, target, s, d, **options)
     _check_reproducible(spec, target, s, d, options)
     rows = d * (1 + draws)
-    state = torch.zeros(rows, d, dtype=torch.float64)
-    cov0 = torch.as_tensor(target.covariance) + float(s[0]) ** 2 * torch.eye(d, dtype=torch.float64)
-    state[:d] = torch.linalg.cholesky(cov0).T
+    state = gaussian_start_basis(target, float(s[0]), rows)
     with noise_source(_NoiseBasis(d, rows)):
         out = spec.fn(target, state, s, **options)
     return out.T @ out

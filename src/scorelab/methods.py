@@ -227,17 +227,6 @@ def _kd_sample(name: str):
 KD_NOISY_SAMPLERS = frozenset({"euler_ancestral", "dpmpp_2m_sde", "dpmpp_3m_sde"})
 
 
-def _exact_start(target, sigma0: float, rows: int) -> torch.Tensor:
-    """A ``(rows, d)`` batch whose first d rows are the columns of a square root of the exact
-    start's covariance Σ + σ_0² I (the rest zero): pushed through a linear sampler, row r is the
-    output's coefficient on the r-th standard-normal input."""
-    d = target.dim
-    cov0 = torch.as_tensor(target.covariance) + sigma0**2 * torch.eye(d, dtype=torch.float64)
-    start = torch.zeros(rows, d, dtype=torch.float64)
-    start[:d] = torch.linalg.cholesky(cov0).T
-    return start
-
-
 def _kd_law(name: str):
     def law(target, plan: Plan) -> torch.Tensor:
         """Coefficient tracking through k-diffusion's own function: the batch holds one row per
@@ -246,12 +235,13 @@ def _kd_law(name: str):
         and the covariance is outᵀ·out. Starts from the exact law N(0, Σ + σ_0² I), as
         :func:`scorelab.exact.gaussian_output_law` does for scorelab's samplers."""
         from .compat.k_diffusion import load_sampling
+        from .exact import gaussian_start_basis
 
         fn = getattr(load_sampling(), f"sample_{name}")
         sigmas, d = plan.sigmas.double(), target.dim
         draws = len(sigmas) - 1 if name in KD_NOISY_SAMPLERS else 0
         rows = d * (1 + draws)
-        x = _exact_start(target, float(sigmas[0]), rows)
+        x = gaussian_start_basis(target, float(sigmas[0]), rows)
         options = {}
         if draws:
             eye, calls = torch.eye(rows, dtype=torch.float64), iter(range(1, draws + 1))
