@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._common import SampleStreams, largest_steps_within, noise_source
+from ._common import BrownianNoise, SampleStreams, largest_steps_within, noise_source
 from .accel_sde import accel_sde_nfe, sample_accel_sde
 from .accelerated import (
     sample_li_accelerated_ode,
@@ -206,6 +206,7 @@ def get_sampler(name: str) -> SamplerSpec:
 
 __all__ = [
     "SAMPLERS",
+    "BrownianNoise",
     "SampleStreams",
     "SamplerSpec",
     "get_sampler",

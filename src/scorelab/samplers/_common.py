@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -97,11 +98,21 @@ NoiseSource = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
 _NOISE_SOURCE: ContextVar[NoiseSource | None] = ContextVar("scorelab_noise_source", default=None)
 
 
-def noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def noise_like(
+    x: torch.Tensor,
+    generator: torch.Generator | None,
+    interval: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """Standard normal noise shaped like ``x`` — every Gaussian draw of every sampler goes
-    through here, so :func:`noise_source` can replace it."""
+    through here, so :func:`noise_source` can replace it.
+
+    ``interval = (σ, σ_next)`` names the step whose noise this draw is; samplers that pass it
+    can run on :class:`BrownianNoise` (the draw becomes the normalised Brownian increment over
+    that interval, so the same seed gives the same sample at any step count)."""
     source = _NOISE_SOURCE.get()
     if source is not None:
+        if getattr(source, "uses_interval", False):
+            return source(x, generator, interval)
         return source(x, generator)
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
@@ -143,6 +154,104 @@ class SampleStreams:
 
     def __call__(self, x: torch.Tensor, generator=None) -> torch.Tensor:
         return self.randn(x.shape[0], *x.shape[1:], dtype=x.dtype, device=x.device)
+
+
+class BrownianNoise:
+    """Per-sample Brownian paths W(u) in u = σ² (ours; the property of k-diffusion's
+    ``BrownianTreeNoiseSampler``, on a fixed level set, with EDM's per-sample streams).
+
+    The paths are drawn once on the levels ``levels`` (σ_0 > … > σ_M ≥ 0): row i of every
+    increment comes from its own generator seeded by (``seed``, ``first`` + i), as in
+    :class:`SampleStreams`. A sampler's draw for the step σ → σ_next (both levels of the set)
+    is the normalised increment (W(σ²) − W(σ_next²)) / sqrt(σ² − σ_next²): standard normal, and
+    independent across disjoint steps, so the law of every sampler is unchanged; but a grid on a
+    subset of the levels sees the *same path* as the full level set. The reverse VE SDE is
+    driven by dW in u = σ² (its noise over a step has variance σ² − σ_next² to first order), so
+    DDPM, Euler–Maruyama, DPM-Solver++(2M) SDE and ``accel_sde`` (η = 1) converge pathwise as
+    the grid refines: this is what makes "distance to the converged solution from the same
+    noise" a floor-free error measure for stochastic samplers.
+
+    Memory: ``num_samples × M × prod(shape)`` numbers (kept in float32 plus the level table).
+    Only samplers that pass their step interval to ``noise_like`` can use it; a draw without
+    one, or on a σ outside the level set, is an error."""
+
+    uses_interval = True
+
+    def __init__(
+        self,
+        levels,
+        shape: tuple[int, ...],
+        *,
+        seed: int,
+        num_samples: int,
+        first: int = 0,
+    ) -> None:
+        import numpy as np
+
+        lv = np.asarray(torch.as_tensor(levels, dtype=torch.float64).cpu().numpy(), np.float64)
+        if lv.ndim != 1 or lv.size < 2 or not np.all(np.diff(lv) < 0) or lv[-1] < 0:
+            raise ValueError("levels must be a strictly decreasing 1-D array of σ >= 0")
+        self.levels = lv
+        self._log_levels = np.log(np.maximum(lv, 1e-300))
+        du = lv[:-1] ** 2 - lv[1:] ** 2
+        self._sqrt_du = torch.as_tensor(np.sqrt(du))
+        streams = SampleStreams(seed, num_samples, first=first)
+        # standardised increments z_j, ΔW_j = sqrt(Δu_j) z_j; (num_samples, M, *shape)
+        self.z = streams.randn(num_samples, lv.size - 1, *shape, dtype=torch.float32)
+
+    def index(self, sigma: float) -> int:
+        """The position of ``sigma`` in the level set (relative tolerance 1e-5, which admits
+        float32 rounding of a float64 level); ValueError if it is not a level."""
+        import numpy as np
+
+        if sigma == 0.0:
+            if self.levels[-1] == 0.0:
+                return self.levels.size - 1
+            raise ValueError("σ = 0 is not a level of this Brownian path")
+        j = int(np.argmin(np.abs(self._log_levels - np.log(sigma))))
+        if abs(self._log_levels[j] - np.log(sigma)) > 1e-5:
+            raise ValueError(
+                f"σ = {sigma:.6g} is not a level of this Brownian path; snap the grid to its "
+                "levels first"
+            )
+        return j
+
+    def snap(self, sigmas) -> torch.Tensor:
+        """``sigmas`` moved to the nearest levels (in log σ), duplicates removed; a final 0
+        stays."""
+        import numpy as np
+
+        s = torch.as_tensor(sigmas, dtype=torch.float64).numpy()
+        pos = s[s > 0]
+        j = np.abs(self._log_levels[None, :] - np.log(pos)[:, None]).argmin(1)
+        out = self.levels[np.unique(j)]
+        if (s == 0).any():
+            out = np.append(out, 0.0)
+        return torch.as_tensor(out)
+
+    def rows(self, lo: int, hi: int) -> BrownianNoise:
+        """The paths of samples ``lo`` … ``hi − 1`` (shared storage), to run a batch in parts."""
+        out = copy.copy(self)
+        out.z = self.z[lo:hi]
+        return out
+
+    def __call__(self, x: torch.Tensor, generator=None, interval=None) -> torch.Tensor:
+        if interval is None:
+            raise ValueError(
+                "this sampler does not name the interval of its noise draws; it cannot run "
+                "on Brownian-path noise"
+            )
+        a, b = (self.index(float(v)) for v in interval)
+        if b <= a or x.shape[0] != self.z.shape[0] or x[0].numel() != self.z[0, 0].numel():
+            raise ValueError(
+                f"Brownian draw for σ {float(interval[0]):.6g} → {float(interval[1]):.6g} on a "
+                f"state of shape {tuple(x.shape)}: expected a decreasing interval and "
+                f"{self.z.shape[0]} samples of {tuple(self.z.shape[2:])}"
+            )
+        w = self._sqrt_du[a:b].to(torch.float64)
+        inc = torch.einsum("j,nj...->n...", w, self.z[:, a:b].to(torch.float64))
+        out = inc / torch.sqrt((w * w).sum())
+        return out.reshape(x.shape).to(dtype=x.dtype, device=x.device)
 
 
 @contextmanager

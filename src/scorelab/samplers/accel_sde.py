@@ -145,7 +145,8 @@ def sample_accel_sde(
         move = x * math.exp(-H)
         move.add_(denoised, alpha=weight)
         if eta > 0:
-            move.add_(noise_like(x, generator), alpha=t * math.sqrt(-math.expm1(-2 * eta * h)))
+            noise = noise_like(x, generator, (s, t))
+            move.add_(noise, alpha=t * math.sqrt(-math.expm1(-2 * eta * h)))
         if i < burn_in:
             report(callback, i, x, sigmas[i], sigmas[i + 1], denoised, clipped=0)
             x, denoised, previous = move, None, None

@@ -113,7 +113,7 @@ def sample_ddim(
         # 1 − t²/s² = (s − t)(s + t)/s², free of cancellation when t ≈ s
         c = eta * t * torch.sqrt((s - t) * (s + t)) / s
         x = denoised + torch.sqrt(t**2 - c**2) * (x - denoised) / s
-        return x + c * noise_like(x, generator) if eta > 0 else x
+        return x + c * noise_like(x, generator, (s, t)) if eta > 0 else x
 
     return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)
 
@@ -140,7 +140,8 @@ def sample_euler_maruyama(denoiser, x, sigmas, *, generator=None, callback=None,
 
     def update(x, denoised, s, t):
         dtau = (s - t) * (s + t)
-        return x + dtau * (denoised - x) / s**2 + torch.sqrt(dtau) * noise_like(x, generator)
+        noise = noise_like(x, generator, (s, t))
+        return x + dtau * (denoised - x) / s**2 + torch.sqrt(dtau) * noise
 
     return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)
 
@@ -160,7 +161,8 @@ def sample_ddpm_beta(denoiser, x, sigmas, *, generator=None, callback=None, extr
         a = ab_s / ab_t  # α_t of the step, in (0, 1)
         y = torch.sqrt(ab_s) * x
         score = (torch.sqrt(ab_s) * denoised - y) / (1 - ab_s)
-        y = (y + (1 - a) * score) / torch.sqrt(a) + torch.sqrt(1 - a) * noise_like(x, generator)
+        noise = noise_like(x, generator, (s, t))
+        y = (y + (1 - a) * score) / torch.sqrt(a) + torch.sqrt(1 - a) * noise
         return y / torch.sqrt(ab_t)
 
     return _denoise_then_update(denoiser, x, sigmas, generator, callback, update, extra_args)

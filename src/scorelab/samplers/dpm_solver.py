@@ -199,7 +199,8 @@ def _multistep(
         x_new = multistep_update(x, outputs, weights, h, eta)
         if eta > 0:
             x_new.add_(
-                noise_like(x, generator), alpha=s_next * math.sqrt(-math.expm1(-2 * eta * h))
+                noise_like(x, generator, (s, s_next)),
+                alpha=s_next * math.sqrt(-math.expm1(-2 * eta * h)),
             )
         x = x_new
         history.append((denoised, h))
