@@ -20,10 +20,12 @@ __all__ = [
     "AYS_SD15_SIGMAS",
     "align_your_steps",
     "append_zero",
+    "beta_schedule",
     "check_sigmas",
     "cosine",
     "ddpm_respaced",
     "karras",
+    "kl_optimal",
     "log_snr_uniform",
     "polyexponential",
     "quadratic_vp_time",
@@ -172,6 +174,54 @@ def cosine(
     lo, hi = check_sigma_range(sigma_min, sigma_max)
     u = torch.linspace(math.atan(hi), math.atan(lo), steps + 1, dtype=torch.float64)
     return _finish(torch.tan(u), lo, hi, final_zero, dtype, device)
+
+
+def kl_optimal(
+    steps: int,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The "KL-optimal" schedule of Sabour, Fidler & Kreis 2024 (arXiv 2404.14507, the closed
+    form users know from ComfyUI): σ_i = tan(u_i·atan σ_min + (1 − u_i)·atan σ_max), u_i = i/K.
+    The same grid as :func:`cosine` (iDDPM's cosine ᾱ is uniform in atan σ); kept under its own
+    name so that tables show the baseline practitioners pick."""
+    return cosine(steps, sigma_min, sigma_max, final_zero=final_zero, dtype=dtype, device=device)
+
+
+def beta_schedule(
+    steps: int,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    alpha: float = 0.6,
+    beta: float = 0.6,
+    beta_d: float = 19.9,
+    beta_min: float = 0.1,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The Beta schedule (Lee et al. 2024, "Beta Sampling is All You Need"; ComfyUI's ``beta``
+    scheduler, default α = β = 0.6): the fraction of VP time left after step i is the
+    Beta(α, β) quantile of 1 − i/K, so steps crowd at both ends. ComfyUI applies it to a
+    model's 1000 DDPM timesteps; here VP time is continuous with linear β(t) = β_min + β_d t
+    (as :func:`uniform_vp_time`), between the times of ``sigma_min`` and ``sigma_max``."""
+    from scipy.stats import beta as beta_law
+
+    alpha = check_positive_scalar("alpha", alpha)
+    beta = check_positive_scalar("beta", beta)
+    steps = check_positive_int("steps", steps)
+    lo, hi = check_sigma_range(sigma_min, sigma_max)
+    t_hi = processes.sigma_to_vp_time(hi, beta_d, beta_min)
+    t_lo = processes.sigma_to_vp_time(lo, beta_d, beta_min)
+    u = beta_law.ppf(np.linspace(1.0, 0.0, steps + 1), alpha, beta)
+    t = t_lo + (t_hi - t_lo) * u
+    s = torch.as_tensor(processes.vp_time_to_sigma(t, beta_d, beta_min))
+    return _finish(s, lo, hi, final_zero, dtype, device)
 
 
 def ddpm_respaced(
