@@ -248,9 +248,31 @@ def _open_store(db: str):
         _fail(str(err))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+    raise typer.Exit(code)
+
+
+def _optimize_summary(sampler: str, nfe: int, meta: dict) -> str:
+    """One paragraph: what ``optimize`` chose, on which proxy, against the best standard grid."""
+    text = (
+        f"{sampler}, {nfe} calls: {meta['chosen']} with K = {meta['steps']} steps + final "
+        f"denoise ({meta['nfe']} calls); proxy: {meta['proxy']}"
+    )
+    if "proxy_error" in meta:
+        text += (
+            f" (cost {meta['proxy_evaluations']} model evaluations); "
+            f"error {meta['proxy_error']:.4g}"
+        )
+        best = meta.get("best_standard")
+        if best:
+            text += f", best standard grid {best['name']} {best['proxy_error']:.4g}"
+    return text
+
+
+def _log_line(line: str) -> None:
+    """A timestamped progress line on stderr (for output that is not a terminal)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
 @app.command()
@@ -365,18 +387,14 @@ def schedule(
                 default_range=(lo, hi),
                 final_zero=True,
                 status=console.status,
+                progress=None if sys.stderr.isatty() else _log_line,
             )
             sigmas, meta = built.sigmas, {**meta, **built.meta, "steps": built.meta["steps"]}
             steps = built.meta["steps"]
             if target is not None:
                 oracle_curve = built.curve
             if fmt == "table":
-                console.print(
-                    f"{sampler}, {nfe} calls: {meta['chosen']} with K = {steps} steps + final "
-                    f"denoise ({meta['nfe']} calls); resolved fraction "
-                    f"{meta['resolved_fraction']:.2f}; predicted {meta['predicted_cost_kind']} "
-                    f"{meta['predicted_cost']:.4g} nats"
-                )
+                console.print(_optimize_summary(sampler, nfe, meta))
         elif name == "ays-opt":
             from .curves import ays_optimized_schedule
 
@@ -501,16 +519,21 @@ def loss_curve_cmd(
 
 @app.command()
 def train(
-    data: str = typer.Option("digits", help="digits | moons | ring8"),
+    data: str = typer.Option("digits", help="digits | fashion | moons | ring8 | PATH.npy"),
     out: str = typer.Option(..., help="checkpoint file to write (.safetensors)"),
+    data_dir: str = typer.Option(None, help="folder of Fashion-MNIST's idx files"),
     steps: int = typer.Option(None, min=1, help="optimizer steps (default 6000; tiny: 150)"),
     batch_size: int = typer.Option(None, min=1, help="batch size (default 128)"),
-    arch: str = typer.Option(None, help="unet | mlp (default: unet for digits, mlp for toys)"),
+    arch: str = typer.Option(None, help="unet | mlp (default: unet for images, mlp for toys)"),
     tiny: bool = typer.Option(False, help="seconds-long run with a very small network (tests)"),
-    seed: int = typer.Option(0, help="random seed"),
+    resume: bool = typer.Option(False, help="continue from OUT.state.pt"),
+    save_every: float = typer.Option(300.0, min=1.0, help="seconds between resumable states"),
+    seed: int = typer.Option(0, min=0, help="random seed"),
     threads: int = typer.Option(None, min=1, help="torch CPU threads"),
 ) -> None:
-    """Train a small EDM denoiser; the checkpoint carries the recorded per-level loss curve."""
+    """Train a small EDM denoiser; the checkpoint carries the recorded per-level loss curve.
+
+    ``--data fashion`` trains the shipped Fashion-MNIST model's configuration."""
     from .models import TrainConfig
     from .models import train as run_training
 
@@ -518,15 +541,35 @@ def train(
         torch.set_num_threads(threads)
     overrides = {
         k: v
-        for k, v in {"steps": steps, "batch_size": batch_size, "arch": arch, "seed": seed}.items()
+        for k, v in {
+            "steps": steps,
+            "batch_size": batch_size,
+            "arch": arch,
+            "seed": seed,
+            "data_dir": data_dir,
+        }.items()
         if v is not None
     }
     try:
         small = tiny or smoke()
-        cfg = TrainConfig.tiny(data, **overrides) if small else TrainConfig(data=data, **overrides)
-        result = run_training(cfg, out, progress=True)
-    except (ValueError, TypeError) as err:
+        if small:
+            cfg = TrainConfig.tiny(data, **overrides)
+        elif data == "fashion":
+            cfg = TrainConfig.fashion(**overrides)
+        else:
+            cfg = TrainConfig(data=data, **overrides)
+        result = run_training(
+            cfg,
+            out,
+            progress=sys.stderr.isatty(),
+            log=None if sys.stderr.isatty() else _log_line,
+            save_every_s=save_every,
+            resume=resume,
+        )
+    except (ValueError, TypeError, FileNotFoundError) as err:
         _fail(str(err))
+    except KeyboardInterrupt as err:
+        _fail(str(err) or "interrupted", code=130)
     window = max(1, cfg.steps // 20)
     first, last = result.losses[:window].mean(), result.losses[-window:].mean()
     console.print(

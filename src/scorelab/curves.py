@@ -60,7 +60,8 @@ def model_loss_curve(path: str, measure: bool, sigma_min: float, sigma_max: floa
         if "loss_curve" not in meta:
             raise ValueError(f"{path} has no recorded loss curve; use --measure")
         return meta["loss_curve"]
-    data = torch.as_tensor(load_dataset(meta["info"]["config"]["data"], "test"))
+    cfg = meta["info"]["config"]
+    data = torch.as_tensor(load_dataset(cfg["data"], "test", data_dir=cfg.get("data_dir")))
     return measure_loss_curve(
         denoiser,
         data,
@@ -202,7 +203,8 @@ def _denoiser_and_data(model: str | None, target: str | None, num_samples: int):
         from .models import load_checkpoint
 
         denoiser, meta = load_checkpoint(model)
-        data = load_dataset(meta["info"]["config"]["data"], "train")[:num_samples]
+        cfg = meta["info"]["config"]
+        data = load_dataset(cfg["data"], "train", data_dir=cfg.get("data_dir"))[:num_samples]
         return denoiser, torch.as_tensor(data), {"model": model}
     from .targets import get_target
 
@@ -261,49 +263,34 @@ def optimized_schedule(
     sigma_min: float | None = None,
     sigma_max: float | None = None,
     default_range: tuple[float, float] = (0.002, 80.0),
-    candidates: int | None = None,
     final_zero: bool = True,
+    proxy_samples: int | None = None,
+    reference_steps: int | None = None,
+    refine_sweeps: int = 1,
+    refine_budget: int | None = 24,
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
+    progress: Callable[[str], None] | None = None,
 ) -> CurveSchedule:
     """The grid ``scorelab schedule optimize`` recommends for ``sampler`` within ``nfe`` model
-    calls, from one curve source (:func:`loss_curve_of`); ``candidates`` sets the loss-curve
-    optimisers' candidate levels (None: each schedule's default, as benchmarked).
+    calls (:func:`scorelab.grids.optimize_grid`), from one source:
 
-    K is the largest step count whose grid (with the final σ = 0 when ``final_zero``) the sampler
-    runs in at most ``nfe`` calls, by its declared NFE formula. The schedule is
-    :func:`~scorelab.schedules.recommend.recommended_schedule`'s: chosen from the sampler's kind,
-    the metric (``"continuous"``: the law at σ_min; ``"snapped"``: after a final denoise onto
-    discrete data) and whether the curve is resolved before σ_min. ``meta`` records the
-    choice, K, the NFE and the predicted cost: for ``gauss-opt`` (a curve still continuous at
-    σ_min) the sampler's exact output KL at σ_min on the curve's Gaussian surrogate
-    (:func:`~scorelab.exact.surrogate_output_kl`), for another grid on such a curve the summed
-    single-step output KL on that surrogate
-    (:func:`~scorelab.schedules.surrogate.single_step_costs`), for a resolved one the path KL D
-    of the frozen-x0 sampler on the curve (nats)."""
-    from .exact import LINEAR_OPTIONS, gauss_opt_builder, surrogate_output_kl
-    from .samplers import SAMPLERS
-    from .samplers._common import largest_steps_within
-    from .schedules.information import _info_las_costs, loss_at
-    from .schedules.recommend import (
-        METRICS,
-        RESOLVED_THRESHOLD,
-        recommended_schedule,
-        sampler_kind,
-        surrogate_step,
-    )
-    from .schedules.surrogate import fit_gaussian_spectrum, single_step_costs
+    * a **checkpoint** (``model``): candidates measured on the model's own trajectories
+      (:class:`~scorelab.grids.TrajectoryProxy`: RMSE to its converged solution from the same
+      noise; ``proxy_samples`` noises, default 128; ``reference_steps`` levels, default 256);
+    * a built-in **target** (``target``): candidates measured on a mixture surrogate fitted to
+      4096 of its samples (:class:`~scorelab.grids.SurrogateProxy`, ``metric`` = continuous or
+      snapped KL) when d ≤ 16, else on its trajectories as for a model;
+    * a loss-curve **file** alone: no model to measure on, the rule
+      :data:`~scorelab.grids.CURVE_ONLY`.
 
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose from {list(METRICS)}")
-    spec = SAMPLERS[sampler]
+    The loss curve (recorded, measured or exact) adds scorelab's curve-built grids to the
+    candidates. ``meta`` records the choice, K, the NFE, the proxy, its cost in model
+    evaluations and every candidate's proxy error."""
+    from .grids import optimize_grid, proxy_for, steps_within
 
-    def cost(k: int) -> int:
-        grid = torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64)
-        return spec.nfe(torch.cat([grid, torch.zeros(1)]) if final_zero else grid)
-
-    steps = largest_steps_within(cost, nfe, sampler)
+    if metric not in ("continuous", "snapped"):
+        raise ValueError(f"unknown metric {metric!r}; choose from ['continuous', 'snapped']")
+    steps_within(sampler, nfe, final_zero=final_zero)  # validates sampler and budget early
     curve, lo, hi, source = loss_curve_of(
         loss_curve=loss_curve,
         model=model,
@@ -314,49 +301,36 @@ def optimized_schedule(
         what="schedule optimize",
         status=status,
     )
-    kind = sampler_kind(sampler, spec.stochastic)
-    data = None
-    if model is not None or target is not None:  # Align Your Steps needs data and a denoiser
-
-        def data():
-            return _denoiser_and_data(model, target, smoke_scaled(512, 64))[:2]
-
-    with status(f"schedule optimize: {sampler} ({kind}), K = {steps}"):
-        name, sigmas, resolved = recommended_schedule(
-            steps,
-            curve,
+    proxy = None
+    if model is not None or target is not None:
+        denoiser, data, _ = _denoiser_and_data(model, target, 4096)
+        proxy = proxy_for(
+            denoiser,
+            torch.as_tensor(data),
             lo,
             hi,
-            kind=kind,
             metric=metric,
-            samples=data,
-            sampler_optimizer=gauss_opt_builder(sampler),
-            num_candidates=candidates,
+            exact=target is not None,
             final_zero=final_zero,
+            num_samples=proxy_samples or smoke_scaled(128, 16),
+            reference_steps=reference_steps or smoke_scaled(256, 32),
+            surrogate_samples=smoke_scaled(1 << 14, 512),
         )
-    grid = sigmas.double().numpy()
-    grid = grid[grid > 0]
-    spectrum = fit_gaussian_spectrum(curve, lo, hi) if resolved < RESOLVED_THRESHOLD else None
-    if name == "gauss-opt":  # the sampler's own exact output KL on the Gaussian surrogate
-        options = LINEAR_OPTIONS.get(sampler, {})
-        predicted = surrogate_output_kl(sampler, spectrum, torch.as_tensor(grid), **options)
-        what = "output KL at sigma_min, Gaussian surrogate"
-    elif spectrum is not None:  # continuous at σ_min: the surrogate's step costs
-        steps_kl = single_step_costs(grid, spectrum, surrogate_step(kind))
-        predicted, what = float(np.diag(steps_kl, 1).sum()), "single-step KL, Gaussian surrogate"
-    else:  # resolved: the path KL D of the frozen-x0 sampler on the curve
-        gammas = 1 / grid**2
-        D = _info_las_costs(gammas, loss_at(curve, grid), 0.0)
-        predicted, what = float(np.diag(D, 1).sum()), "path KL D"
-    meta = {
-        **source,
-        "chosen": name,
-        "sampler": sampler,
-        "steps": steps,
-        "nfe": cost(steps),
-        "metric": metric,
-        "resolved_fraction": resolved,
-        "predicted_cost": predicted,
-        "predicted_cost_kind": what,
-    }
-    return CurveSchedule(sigmas, curve, lo, hi, meta)
+    with status(f"schedule optimize: {sampler}, {nfe} calls"):
+        result = optimize_grid(
+            sampler,
+            nfe,
+            lo,
+            hi,
+            proxy=proxy,
+            curve=curve,
+            final_zero=final_zero,
+            refine_sweeps=refine_sweeps,
+            refine_budget=refine_budget,
+            progress=progress,
+        )
+    meta = {**source, **result.meta(), "metric": metric}
+    best = result.best_standard
+    if best is not None:
+        meta["best_standard"] = {"name": best[0], "proxy_error": best[1]}
+    return CurveSchedule(result.sigmas, curve, lo, hi, meta)

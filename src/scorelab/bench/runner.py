@@ -25,7 +25,6 @@ from .._smoke import smoke_scaled
 from ..methods import Plan, get_method
 from ..metrics import headline_metric, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
-from ..samplers import SAMPLERS
 from ..schedules import LOSS_SCHEDULES
 from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
@@ -131,25 +130,21 @@ def sigma_range(cell: Cell) -> tuple[float, float]:
     return lo, hi
 
 
-#: Align Your Steps inside ``optimize`` (deterministic samplers on resolved data, snapped
-#: metric): the reduced search of ``benchmarks/digits_model.py`` — 128 exact samples, 4 sweeps
-#: of 8 candidates (the full one, 512 samples and 12 × 12, takes ~8 min at K = 20 on digits)
-AYS_SAMPLES, AYS_SWEEPS, AYS_CANDIDATES = 128, 4, 8
-
-
 def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
     """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
-    ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps on the
-    target's loss curve (:func:`scorelab.schedules.recommend.recommended_schedule`), with the
-    metric the target is scored by (``snapped`` for the nearest-atom TV, else ``continuous``)
-    and, on exact targets, exact samples for Align Your Steps (:data:`AYS_SAMPLES`). Cached on
-    disk beside the mmse curves (``$SCORELAB_CURVE_CACHE``) for exact targets: a grid takes
-    seconds to minutes, and cells that differ only in score error or seed share it."""
+    ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps
+    (:func:`scorelab.grids.optimize_grid` on :func:`scorelab.grids.proxy_for`'s proxy: the
+    target's samples and denoiser, or the model's), with the metric the target is scored by
+    (``snapped`` for the nearest-atom TV, else ``continuous``). Cached on disk beside the mmse
+    curves (``$SCORELAB_CURVE_CACHE``) for exact targets: cells that differ only in score error
+    or seed share it."""
+    from ..grids import optimize_grid, proxy_for
+
     name = get_method(cell.method).name
     lo, hi = sigma_range(cell)
     target = _target(cell.target)
     metric = "snapped" if headline_metric(target).name == "atom_tv" else "continuous"
-    key = json.dumps([cell.target, name, steps, lo, hi, metric, AYS_SWEEPS, __version__])
+    key = json.dumps([cell.target, name, steps, lo, hi, metric, "measured-1", __version__])
     folder = os.environ.get(CURVE_CACHE_ENV)
     path = None
     if folder and not is_model_target(cell.target):
@@ -159,34 +154,26 @@ def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
             saved = json.loads(path.read_text())
             if saved.get("key") == key:
                 return saved["chosen"], torch.tensor(saved["sigmas"], dtype=torch.float64)
-    from ..exact import gauss_opt_builder
-    from ..schedules import optimize_ays
-    from ..schedules.recommend import recommended_name, recommended_schedule, sampler_kind
-
     curve = _curve(cell.target, lo, hi)
     observed = getattr(curve, "sigma", None)  # a measured LossCurve: stay where it was observed
     if observed is not None:
         lo, hi = max(lo, float(observed[0])), min(hi, float(observed[-1]))
-    kind = sampler_kind(name, SAMPLERS[name].stochastic)
-    available = ["sampler_optimizer"] + ([] if is_model_target(cell.target) else ["samples"])
-    chosen, _ = recommended_name(curve, lo, hi, kind=kind, metric=metric, available=available)
-    if chosen == "ays-opt":  # the reduced search of the digits table: minutes, not an hour
-        x0 = target.sample(smoke_scaled(AYS_SAMPLES, 32), torch.Generator().manual_seed(0))
-        sigmas, _ = optimize_ays(
-            target, x0, steps, lo, hi, sweeps=AYS_SWEEPS, candidates=AYS_CANDIDATES, final_zero=True
-        )
-    else:
-        chosen, sigmas, _ = recommended_schedule(
-            steps,
-            curve,
-            lo,
-            hi,
-            kind=kind,
-            metric=metric,
-            sampler_optimizer=gauss_opt_builder(name),
-            final_zero=True,
-        )
+    data = target.sample(smoke_scaled(4096, 256), torch.Generator().manual_seed(0))
+    proxy = proxy_for(
+        target,
+        data,
+        lo,
+        hi,
+        metric=metric,
+        exact=not is_model_target(cell.target),
+        num_samples=smoke_scaled(128, 16),
+        reference_steps=smoke_scaled(256, 32),
+        surrogate_samples=smoke_scaled(1 << 14, 512),
+    )
+    result = optimize_grid(name, None, lo, hi, steps=steps, proxy=proxy, curve=curve)
+    chosen, sigmas = result.meta()["chosen"], result.sigmas
     if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"key": key, "chosen": chosen, "sigmas": sigmas.double().tolist()}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(payload))

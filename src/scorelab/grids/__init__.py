@@ -1,0 +1,38 @@
+"""Which σ grid runs: scorelab's recommendation for a sampler and a budget, measured on a proxy.
+
+* :mod:`.proxy` — :class:`TrajectoryProxy`: a sampler's error on a grid, measured on the
+  user's own model as the distance to its converged solution from the same noise (floor-free;
+  stochastic samplers on per-sample Brownian paths).
+* :mod:`.optimize` — :func:`optimize_grid`: the standard and curve-built candidates, measured
+  on the proxy, the best refined with a held-out check; :func:`steps_within` (budget → K).
+
+This package sits above ``samplers`` and ``schedules`` (it runs samplers on grids) and below
+``bench`` and ``cli``.
+"""
+
+from .optimize import (
+    CURVE_ONLY,
+    FROM_CURVE,
+    STANDARD,
+    OptimizedGrid,
+    candidate_grids,
+    optimize_grid,
+    proxy_for,
+    steps_within,
+)
+from .proxy import REFERENCE_SAMPLER, SurrogateProxy, TrajectoryProxy, fit_mixture_surrogate
+
+__all__ = [
+    "CURVE_ONLY",
+    "FROM_CURVE",
+    "REFERENCE_SAMPLER",
+    "STANDARD",
+    "OptimizedGrid",
+    "SurrogateProxy",
+    "TrajectoryProxy",
+    "candidate_grids",
+    "fit_mixture_surrogate",
+    "optimize_grid",
+    "proxy_for",
+    "steps_within",
+]

@@ -1,0 +1,322 @@
+"""``optimize``: the σ grid scorelab recommends for a sampler and a budget of model calls (ours).
+
+Measured, not guessed. The candidates are the standard grids a practitioner would pick anyway
+(:data:`STANDARD`) and, when a loss curve is given, scorelab's curve-built grids
+(:data:`FROM_CURVE`). With a proxy (:class:`~scorelab.grids.proxy.TrajectoryProxy`: the user's
+own model, floor-free), every candidate is run through the sampler itself and the best on the
+proxy is kept, then refined one level at a time on half of the proxy's noises; the refined grid
+replaces it only if it is also better on the other half (a held-out check against overfitting
+the proxy). So on the proxy the result is never worse than the best standard grid. Without a
+proxy (a loss curve alone), the choice is a fixed rule measured on the exact tables
+(:data:`CURVE_ONLY`), and it says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..samplers import SAMPLERS
+from ..samplers._common import largest_steps_within
+from ..schedules import LOSS_SCHEDULES, SCHEDULES
+from .proxy import SurrogateProxy, TrajectoryProxy
+
+__all__ = [
+    "CURVE_ONLY",
+    "FROM_CURVE",
+    "STANDARD",
+    "OptimizedGrid",
+    "candidate_grids",
+    "optimize_grid",
+    "proxy_for",
+    "steps_within",
+]
+
+#: grids practitioners pick without scorelab (``kl-optimal`` is the same grid as ``cosine``;
+#: ``uniform-t`` joins when σ_max is inside the VP process' range)
+STANDARD = ("karras", "log-snr", "cosine", "beta", "uniform-t")
+#: scorelab's grids built from a loss curve
+FROM_CURVE = ("info-las", "info-las-ms", "entropic", "gauss-step")
+#: sampler kind → the grid used when only a loss curve is at hand (no model to measure on):
+#: on the exact tables (docs/bench-schedules-surrogate.csv) log-SNR-uniform is the most robust
+#: standard grid for every sampler (geometric mean 1.1–2.6× the best standard grid, against
+#: 2.0–5.6× for EDM ρ = 7 and 3.9–22× for cosine); for DDPM entropic time holds up too.
+CURVE_ONLY = {"posterior": "log-snr", "stochastic": "log-snr", "deterministic": "log-snr"}
+
+
+@dataclass
+class OptimizedGrid:
+    """A recommended grid with its provenance.
+
+    ``scores`` maps every candidate measured to its proxy error; ``proxy`` says what was
+    measured and ``proxy_evaluations`` what it cost (model evaluations, one per sample per
+    call, reference solution included)."""
+
+    sigmas: torch.Tensor
+    sampler: str
+    steps: int
+    nfe: int
+    chosen: str
+    refined: bool = False
+    proxy: str = "none (loss-curve rule)"
+    proxy_evaluations: int = 0
+    scores: dict = field(default_factory=dict)
+
+    @property
+    def best_standard(self) -> tuple[str, float] | None:
+        std = {k: v for k, v in self.scores.items() if k in STANDARD}
+        if not std:
+            return None
+        name = min(std, key=std.get)
+        return name, std[name]
+
+    def meta(self) -> dict:
+        out = {
+            "chosen": self.chosen + (" + refined" if self.refined else ""),
+            "sampler": self.sampler,
+            "steps": self.steps,
+            "nfe": self.nfe,
+            "proxy": self.proxy,
+            "proxy_evaluations": self.proxy_evaluations,
+        }
+        if self.scores:
+            out["proxy_scores"] = {k: float(v) for k, v in self.scores.items()}
+            out["proxy_error"] = float(self.scores.get("optimize", min(self.scores.values())))
+        return out
+
+
+def steps_within(sampler: str, nfe: int, *, final_zero: bool = True) -> tuple[int, int]:
+    """``(K, NFE)``: the largest step count whose grid (with the final 0 when ``final_zero``)
+    ``sampler`` runs in at most ``nfe`` model calls, by its declared NFE formula."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+    spec = SAMPLERS[sampler]
+
+    def cost(k: int) -> int:
+        grid = torch.linspace(2.0, 1.0, k + 1, dtype=torch.float64)
+        return spec.nfe(torch.cat([grid, torch.zeros(1)]) if final_zero else grid)
+
+    k = largest_steps_within(cost, nfe, sampler)
+    return k, cost(k)
+
+
+def candidate_grids(
+    steps: int,
+    sigma_min: float,
+    sigma_max: float,
+    *,
+    curve=None,
+    final_zero: bool = True,
+    names: tuple[str, ...] | None = None,
+) -> dict[str, torch.Tensor]:
+    """The candidate grids (float64) by name: :data:`STANDARD`, plus :data:`FROM_CURVE` when a
+    loss curve is given. A grid that cannot be built on this range is left out."""
+    wanted = names or (STANDARD + (FROM_CURVE if curve is not None else ()))
+    out: dict[str, torch.Tensor] = {}
+    for name in wanted:
+        try:
+            if name in SCHEDULES:
+                grid = SCHEDULES[name](steps, sigma_min=sigma_min, sigma_max=sigma_max)
+            elif name in LOSS_SCHEDULES:
+                if curve is None:
+                    continue
+                grid = LOSS_SCHEDULES[name](steps, curve, sigma_min, sigma_max)
+            else:
+                raise ValueError(f"unknown candidate grid {name!r}")
+        except ValueError as err:
+            if "unknown candidate" in str(err):
+                raise
+            continue  # e.g. uniform-t when σ_max exceeds the VP range
+        grid = grid.double()
+        grid = grid[grid > 0]
+        if final_zero:
+            grid = torch.cat([grid, grid.new_zeros(1)])
+        out[name] = grid
+    return out
+
+
+def _refine(
+    grid: torch.Tensor,
+    objective: Callable[[torch.Tensor], float],
+    prepare: Callable[[torch.Tensor], torch.Tensor],
+    sweeps: int,
+    fractions: tuple[float, ...] = (0.25, 0.4, 0.6, 0.75),
+    budget: int | None = None,
+) -> tuple[torch.Tensor, float]:
+    """Coordinate descent on the interior levels in log σ: each level tries points between its
+    neighbours (``fractions`` of the gap, shrinking towards it each sweep); a move is kept when
+    it lowers ``objective``. ``prepare`` maps a trial grid to the grid actually run (snapping).
+    ``budget`` caps the number of trial evaluations (None: no cap)."""
+    best = grid.clone()
+    best_value = objective(best)
+    positive = int((best > 0).sum())
+    trials = 0
+    for sweep in range(sweeps):
+        shrink = 0.5**sweep
+        for i in range(1, positive - 1):
+            lo, hi = math.log(float(best[i + 1])), math.log(float(best[i - 1]))
+            here = (math.log(float(best[i])) - lo) / (hi - lo)
+            for f in fractions:
+                trial_f = here + shrink * (f - 0.5)
+                if not 0.02 < trial_f < 0.98:
+                    continue
+                trial = best.clone()
+                trial[i] = math.exp(lo + trial_f * (hi - lo))
+                trial = prepare(trial)
+                if trial.numel() != best.numel() or torch.equal(trial, best):
+                    continue
+                if budget is not None and trials >= budget:
+                    return best, best_value
+                trials += 1
+                value = objective(trial)
+                if value < best_value:
+                    best, best_value = trial, value
+    return best, best_value
+
+
+def optimize_grid(
+    sampler: str,
+    nfe: int | None,
+    sigma_min: float,
+    sigma_max: float,
+    *,
+    steps: int | None = None,
+    proxy: TrajectoryProxy | SurrogateProxy | None = None,
+    curve=None,
+    final_zero: bool = True,
+    refine_sweeps: int = 2,
+    refine_budget: int | None = None,
+    candidates: tuple[str, ...] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> OptimizedGrid:
+    """The recommended grid for ``sampler`` within ``nfe`` model calls (module docstring).
+
+    Args:
+        sampler: a name of :data:`scorelab.samplers.SAMPLERS`.
+        nfe: the budget of model calls per sample (the final denoise included); or None and
+            ``steps`` (the number of grid intervals K) instead.
+        sigma_min, sigma_max: the grid's range (σ units).
+        proxy: measures candidates (the user's model); None: the loss-curve rule.
+        curve: a loss curve (or exact mmse curve), for the curve-built candidates.
+        final_zero: end the grid with the final denoise to σ = 0.
+        refine_sweeps: coordinate-descent sweeps after the choice (0: none).
+        refine_budget: at most this many trial grids in the refinement (None: no cap).
+        candidates: names to consider instead of the defaults.
+        progress: called with a line per measured candidate.
+    """
+    if (nfe is None) == (steps is None):
+        raise ValueError("give exactly one of nfe (a budget of model calls) or steps (K)")
+    if nfe is not None:
+        steps, cost = steps_within(sampler, nfe, final_zero=final_zero)
+    else:
+        grid = torch.linspace(2.0, 1.0, steps + 1, dtype=torch.float64)
+        cost = SAMPLERS[sampler].nfe(torch.cat([grid, grid.new_zeros(1)]) if final_zero else grid)
+    say = progress or (lambda line: None)
+    grids = candidate_grids(
+        steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=candidates
+    )
+    if proxy is None:
+        kind = _kind(sampler)
+        name = CURVE_ONLY[kind]
+        return OptimizedGrid(grids[name], sampler, steps, cost, name)
+    start_evals = proxy.evaluations
+    prepared = {name: proxy.prepare(sampler, grid) for name, grid in grids.items()}
+    paired = hasattr(proxy, "per_sample_errors")  # per-noise errors: refine with a held-out half
+    per_sample: dict[str, np.ndarray] = {}
+    scores: dict[str, float] = {}
+    for name, grid in prepared.items():
+        if paired:
+            per_sample[name] = proxy.per_sample_errors(sampler, grid) ** 2
+            scores[name] = float(math.sqrt(per_sample[name].mean()))
+        else:
+            scores[name] = proxy.error(sampler, grid)
+        say(f"optimize {sampler} K={steps}: {name} {scores[name]:.4g}")
+    chosen = min(scores, key=scores.get)
+    best = prepared[chosen]
+    refined = False
+    if refine_sweeps > 0 and steps >= 2:
+        if paired:
+            fit_rows = np.arange(proxy.num_samples) % 2 == 0
+
+            def objective(grid: torch.Tensor) -> float:
+                return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
+
+        else:
+
+            def objective(grid: torch.Tensor) -> float:
+                return proxy.error(sampler, grid)
+
+        trial, value = _refine(best, objective, lambda g: proxy.prepare(sampler, g), refine_sweeps)
+        if not torch.equal(trial, best):
+            if paired:
+                trial_sq = proxy.per_sample_errors(sampler, trial) ** 2
+                held = ~fit_rows
+                if trial_sq[held].mean() < per_sample[chosen][held].mean():
+                    best, refined = trial, True
+                    scores["optimize"] = float(math.sqrt(trial_sq.mean()))
+            elif value < scores[chosen]:
+                best, refined = trial, True
+                scores["optimize"] = value
+        say(f"optimize {sampler} K={steps}: refined={refined}")
+    scores.setdefault("optimize", scores[chosen])
+    return OptimizedGrid(
+        best,
+        sampler,
+        steps,
+        cost,
+        chosen,
+        refined,
+        proxy.describe(),
+        proxy.evaluations - start_evals,
+        scores,
+    )
+
+
+#: data of at most this many coordinates is measured on a fitted mixture surrogate
+SURROGATE_MAX_DIM = 16
+
+
+def proxy_for(
+    denoiser: Callable,
+    data: torch.Tensor,
+    sigma_min: float,
+    sigma_max: float,
+    *,
+    metric: str = "continuous",
+    exact: bool = False,
+    final_zero: bool = True,
+    num_samples: int = 128,
+    reference_steps: int = 256,
+    surrogate_samples: int = 1 << 14,
+) -> TrajectoryProxy | SurrogateProxy:
+    """The proxy ``optimize`` measures on, from what is at hand: a denoiser and data samples.
+
+    Low-dimensional data (≤ :data:`SURROGATE_MAX_DIM` coordinates) is measured on a mixture
+    surrogate fitted to ``data`` (:class:`SurrogateProxy`, the ``metric`` the user asked for);
+    anything larger on the denoiser's own trajectories (:class:`TrajectoryProxy`, float64 when
+    ``exact`` — an exact target — else float32, the dtype of a network)."""
+    shape = tuple(data.shape[1:])
+    if math.prod(shape) <= SURROGATE_MAX_DIM:
+        return SurrogateProxy(
+            data, sigma_min, sigma_max, metric=metric, num_samples=surrogate_samples
+        )
+    return TrajectoryProxy(
+        denoiser,
+        shape,
+        sigma_min,
+        sigma_max,
+        num_samples=num_samples,
+        reference_steps=reference_steps,
+        final_zero=final_zero,
+        dtype=torch.float64 if exact else torch.float32,
+    )
+
+
+def _kind(sampler: str) -> str:
+    from ..schedules.recommend import sampler_kind
+
+    return sampler_kind(sampler, SAMPLERS[sampler].stochastic)

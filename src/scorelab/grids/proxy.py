@@ -1,0 +1,313 @@
+"""Proxies that *measure* a sampler's error on a σ grid from what a user has: their model.
+
+:class:`TrajectoryProxy` (ours; the idea of calibrating on the model's own trajectories is that
+of GITS, OSS and LD3): the per-coordinate RMSE between a K-step sampler's output and the same
+model's converged solution from the same initial noise.
+
+* Deterministic samplers integrate the probability-flow ODE, so the converged solution is one
+  map x_{σ_max} ↦ x_{σ_min} for all of them; it is computed once with DPM-Solver++(3M) on
+  ``reference_steps`` log-SNR-uniform levels, and :meth:`TrajectoryProxy.reference_change`
+  reports how much it moves when that count is halved (the floor of the proxy).
+* Stochastic samplers run on :class:`~scorelab.samplers.BrownianNoise`: per-sample Brownian
+  paths on ``reference_steps`` log-SNR-uniform levels. Their converged solution is the same
+  sampler on all those levels, and a K-step grid is snapped onto the levels, so that both see
+  one Brownian path and the difference is discretization error, with no sampling floor.
+
+E‖x_K − x_∞‖² bounds W₂²(law of x_K, law of x_∞) from above (the pair is a coupling), so a small
+proxy value certifies a small distance to the model's own output law. It is floor-free but it is
+not the law distance itself: for stochastic samplers the pathwise (strong) error is larger than
+the law (weak) error, and the proxy ranks grids by the former.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ..samplers import SAMPLERS, BrownianNoise, SampleStreams, noise_source
+from ..schedules import log_snr_uniform
+
+__all__ = ["REFERENCE_SAMPLER", "SurrogateProxy", "TrajectoryProxy", "fit_mixture_surrogate"]
+
+#: the deterministic reference solver (order 3, one call per level)
+REFERENCE_SAMPLER = "dpmpp_3m"
+
+
+class TrajectoryProxy:
+    """Distance of a sampler's K-step output to the model's converged solution.
+
+    Args:
+        denoiser: ``denoiser(x, sigma) -> x̂0`` (a trained model or an exact target).
+        shape: one sample's shape, e.g. ``(1, 28, 28)`` or ``(d,)``.
+        sigma_min, sigma_max: the grid's range; every measured grid must span it.
+        num_samples: initial noises (common to every grid measured).
+        reference_steps: levels of the converged solution (and of the Brownian paths).
+        final_zero: whether the grids end with the final denoise σ_min → 0 (then outputs are
+            x̂0; else states at σ_min).
+        seed: seeds the initial noise and the Brownian paths (per-sample streams).
+        dtype: the state's dtype (float32 for a network, float64 for exact targets).
+        batch_size: samples per denoiser call (None: all at once).
+    """
+
+    def __init__(
+        self,
+        denoiser: Callable,
+        shape: tuple[int, ...],
+        sigma_min: float,
+        sigma_max: float,
+        *,
+        num_samples: int = 256,
+        reference_steps: int = 512,
+        final_zero: bool = True,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        batch_size: int | None = None,
+    ) -> None:
+        if num_samples < 2 or reference_steps < 8:
+            raise ValueError(
+                f"need num_samples >= 2 and reference_steps >= 8, got {num_samples}, "
+                f"{reference_steps}"
+            )
+        self.denoiser = denoiser
+        self.shape = tuple(int(s) for s in shape)
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+        self.num_samples = int(num_samples)
+        self.reference_steps = int(reference_steps)
+        self.final_zero = bool(final_zero)
+        self.seed = int(seed)
+        self.dtype = dtype
+        self.batch_size = batch_size or self.num_samples
+        self.levels = log_snr_uniform(
+            reference_steps, sigma_min, sigma_max, final_zero=final_zero, dtype=torch.float64
+        )
+        streams = SampleStreams(self.seed, self.num_samples)
+        self.x_start = streams.randn(self.num_samples, *self.shape, dtype=dtype) * self.sigma_max
+        self._brownian: BrownianNoise | None = None
+        self._references: dict[str, torch.Tensor] = {}
+        #: model evaluations spent so far (one per sample per denoiser call)
+        self.evaluations = 0
+
+    # -- running -------------------------------------------------------------------------------
+
+    def _counted(self) -> Callable:
+        def call(x, sigma):
+            self.evaluations += x.shape[0]
+            return self.denoiser(x, sigma)
+
+        return call
+
+    def _run(self, sampler: str, sigmas: torch.Tensor) -> torch.Tensor:
+        spec = SAMPLERS[sampler]
+        outs = []
+        for lo in range(0, self.num_samples, self.batch_size):
+            hi = min(lo + self.batch_size, self.num_samples)
+            x = self.x_start[lo:hi].clone()
+            if spec.stochastic:
+                with noise_source(self._noise_rows(lo, hi)):
+                    outs.append(spec(self._counted(), x, sigmas))
+            else:
+                outs.append(spec(self._counted(), x, sigmas))
+        return torch.cat(outs)
+
+    def _noise_rows(self, lo: int, hi: int) -> BrownianNoise:
+        if self._brownian is None:
+            self._brownian = BrownianNoise(
+                self.levels, self.shape, seed=self.seed + 1, num_samples=self.num_samples
+            )
+        return self._brownian.rows(lo, hi)
+
+    def prepare(self, sampler: str, sigmas) -> torch.Tensor:
+        """The grid as it is measured: float64, spanning the proxy's range, and for stochastic
+        samplers snapped onto the Brownian levels."""
+        s = torch.as_tensor(sigmas, dtype=torch.float64)
+        pos = s[s > 0]
+        if not (
+            math.isclose(float(pos[0]), self.sigma_max, rel_tol=1e-6)
+            and math.isclose(float(pos[-1]), self.sigma_min, rel_tol=1e-6)
+        ):
+            raise ValueError(
+                f"the grid spans σ {float(pos[0]):.6g} → {float(pos[-1]):.6g}; this proxy "
+                f"measures grids over {self.sigma_max:.6g} → {self.sigma_min:.6g}"
+            )
+        if bool((s == 0).any()) != self.final_zero:
+            raise ValueError(
+                f"the grid {'ends' if (s == 0).any() else 'does not end'} in 0 but the proxy "
+                f"was built with final_zero={self.final_zero}"
+            )
+        if SAMPLERS[sampler].stochastic:
+            if self._brownian is None:
+                self._noise_rows(0, self.num_samples)
+            s = self._brownian.snap(s)
+        return s
+
+    def reference(self, sampler: str) -> torch.Tensor:
+        """The converged solution this sampler's outputs are compared with (cached)."""
+        key = sampler if SAMPLERS[sampler].stochastic else REFERENCE_SAMPLER
+        if key not in self._references:
+            self._references[key] = self._run(key, self.levels)
+        return self._references[key]
+
+    def reference_change(self, sampler: str) -> float:
+        """RMSE between the reference and the same solver on every other level: how far the
+        reference itself is from convergence (compare with the smallest error reported)."""
+        key = sampler if SAMPLERS[sampler].stochastic else REFERENCE_SAMPLER
+        ref = self.reference(sampler)
+        half = self.levels[::2] if self.reference_steps % 2 == 0 else None
+        if half is None:
+            raise ValueError("reference_change needs an even reference_steps")
+        if self.final_zero and float(half[-1]) != 0.0:
+            half = torch.cat([half, half.new_zeros(1)])
+        return self._rmse(self._run(key, half), ref)
+
+    def _rmse(self, a: torch.Tensor, b: torch.Tensor) -> float:
+        d = (a.double() - b.double()).reshape(a.shape[0], -1)
+        return float(d.square().mean().sqrt())
+
+    def error(self, sampler: str, sigmas) -> float:
+        """Per-coordinate RMSE of ``sampler`` on ``sigmas`` to the converged solution."""
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
+        s = self.prepare(sampler, sigmas)
+        ref = self.reference(sampler)
+        return self._rmse(self._run(sampler, s.to(self.dtype)), ref)
+
+    def describe(self) -> str:
+        return (
+            f"model trajectories: RMSE to the converged solution, {self.num_samples} noises, "
+            f"reference {self.reference_steps} levels"
+        )
+
+    def per_sample_errors(self, sampler: str, sigmas) -> np.ndarray:
+        """Per-sample RMSE (for a spread across the noises)."""
+        s = self.prepare(sampler, sigmas)
+        d = self._run(sampler, s.to(self.dtype)).double() - self.reference(sampler).double()
+        return d.reshape(d.shape[0], -1).square().mean(1).sqrt().numpy()
+
+
+# --- a mixture surrogate fitted to data samples ------------------------------------------------
+
+
+def fit_mixture_surrogate(
+    samples: torch.Tensor,
+    *,
+    max_components: int = 16,
+    max_atoms: int = 256,
+    seed: int = 0,
+):
+    """A scorelab target fitted to data ``samples`` (n, d) (ours), for :class:`SurrogateProxy`.
+
+    * Data with at most ``max_atoms`` distinct rows, each seen at least twice on average, is an
+      atom law: :class:`~scorelab.targets.Discrete` on the distinct rows with their frequencies.
+    * Otherwise a Gaussian mixture fitted by EM (scikit-learn), the number of components chosen
+      by BIC among 1, 2, 4, … ``max_components``; full covariances for d ≤ 16 (stored as
+      scorelab's low-rank form λ_min I + F Fᵀ), diagonal above.
+    The surrogate carries the latent component structure that governs the discretization error
+    of mixtures (a single Gaussian cannot)."""
+    from sklearn.mixture import GaussianMixture as EM
+
+    from ..targets import Discrete, GaussianMixture
+
+    x = torch.as_tensor(samples).reshape(len(samples), -1).double().numpy()
+    n, d = x.shape
+    if n < 8:
+        raise ValueError(f"a mixture surrogate needs at least 8 data samples, got {n}")
+    rows, counts = np.unique(x, axis=0, return_counts=True)
+    if len(rows) <= max_atoms and n >= 2 * len(rows):
+        return Discrete(rows, counts / counts.sum())
+    cov = "full" if d <= 16 else "diag"
+    best, best_bic = None, math.inf
+    k = 1
+    while k <= min(max_components, n // max(4, d + 1) or 1):
+        em = EM(k, covariance_type=cov, random_state=seed, reg_covar=1e-6).fit(x)
+        bic = em.bic(x)
+        if bic < best_bic:
+            best, best_bic = em, bic
+        k *= 2
+    w = best.weights_ / best.weights_.sum()
+    if cov == "diag":
+        return GaussianMixture(w, best.means_, best.covariances_, cov_kind="diagonal")
+    lam, vec = np.linalg.eigh(best.covariances_)  # (K, d), (K, d, d)
+    floor = np.maximum(lam.min(1), 1e-12)
+    factors = vec * np.sqrt(np.maximum(lam - floor[:, None], 0.0))[:, None, :]
+    return GaussianMixture(w, best.means_, floor, cov_kind="lowrank", factors=factors)
+
+
+class SurrogateProxy:
+    """A sampler's error on a grid, measured on a mixture surrogate of the data (ours).
+
+    The surrogate (:func:`fit_mixture_surrogate`) has an exact denoiser, so the real sampler
+    code runs on it at no model cost. In 1-D the output law is exact
+    (:func:`scorelab.exact.exact_output_1d`): ``metric="continuous"`` is KL(p_{σ_K} ‖ output),
+    ``"snapped"`` the atom-mass KL after snapping (atom surrogates). In d > 1,
+    ``num_samples`` outputs from common random numbers (the same initial points and noise for
+    every grid) are assigned to their most likely component: ``"snapped"`` is KL(w ‖ ŵ) of the
+    assignment frequencies, ``"continuous"`` adds the within-component moment KL
+    (:func:`scorelab.metrics.mixture_metrics`). Grids are measured without their final
+    denoise (it is the same for every grid).
+    """
+
+    def __init__(
+        self,
+        samples: torch.Tensor,
+        sigma_min: float,
+        sigma_max: float,
+        *,
+        metric: str = "snapped",
+        num_samples: int = 1 << 14,
+        seed: int = 0,
+        surrogate=None,
+    ) -> None:
+        if metric not in ("continuous", "snapped"):
+            raise ValueError(f"metric must be 'continuous' or 'snapped', got {metric!r}")
+        self.surrogate = surrogate if surrogate is not None else fit_mixture_surrogate(samples)
+        self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
+        self.metric = metric
+        self.num_samples = int(num_samples)
+        self.seed = int(seed)
+        self.evaluations = 0  # the surrogate costs no model calls
+
+    def prepare(self, sampler: str, sigmas) -> torch.Tensor:
+        return torch.as_tensor(sigmas, dtype=torch.float64)
+
+    def describe(self) -> str:
+        kind = type(self.surrogate).__name__
+        k = getattr(self.surrogate, "num_components", "?")
+        return f"data surrogate: {kind} with {k} components, {self.metric} KL"
+
+    def error(self, sampler: str, sigmas) -> float:
+        from ..exact import LINEAR_OPTIONS, exact_output_1d, gaussian_output_kl
+        from ..metrics import mixture_metrics
+        from ..targets import Discrete, Gaussian, GaussianMixture
+
+        s = self.prepare(sampler, sigmas)
+        s = s[s > 0]
+        target = self.surrogate
+        if target.dim == 1:
+            r = exact_output_1d(sampler, target, s, monte_carlo_samples=1 << 18, seed=self.seed)
+            value = r.kl_snapped if self.metric == "snapped" else r.kl_continuous
+            if not np.isfinite(value):  # no atoms: the continuous KL is the error
+                value = r.kl_continuous
+            return max(float(value), 0.0)
+        if isinstance(target, GaussianMixture) and target.num_components == 1:
+            # one Gaussian: exact law by coefficient tracking in its eigenbasis (the samplers
+            # move the state by scalar coefficients, so rotation and mean shift commute)
+            eig = np.maximum(target.component_eigvals()[0], 0.0)
+            gauss = Gaussian(np.zeros(eig.size), eig)
+            return gaussian_output_kl(sampler, gauss, s, **LINEAR_OPTIONS.get(sampler, {}))
+        gen = torch.Generator().manual_seed(self.seed)
+        x = target.sample_noised(self.num_samples, float(s[0]), gen, dtype=torch.float64)[1]
+        out = SAMPLERS[sampler](target, x, torch.cat([s, s.new_zeros(1)]), generator=gen)
+        if isinstance(target, Discrete):
+            label = target.nearest_atom(out).numpy()
+        else:
+            label = target.posterior(out, 1e-150).argmax(1).numpy()
+        w = target.weights
+        q = np.bincount(label, minlength=w.size) / len(label)
+        value = float((w * (np.log(w) - np.log(np.maximum(q, 0.5 / len(label))))).sum())
+        if self.metric == "continuous" and not isinstance(target, Discrete):
+            moment = mixture_metrics(out, target).moment_kl
+            value += float(moment) if np.isfinite(moment) else 0.0
+        return max(value, 0.0)
