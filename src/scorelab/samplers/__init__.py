@@ -30,6 +30,7 @@ from .basic import (
     sample_heun,
 )
 from .dpm_solver import sample_dpm_2, sample_dpmpp_2m, sample_dpmpp_2m_sde, sample_dpmpp_3m
+from .ipndm import sample_ipndm
 from .unipc import sample_unipc
 
 
@@ -134,6 +135,9 @@ SAMPLERS: dict[str, SamplerSpec] = {
         False,
         "Zhao et al. 2023, UniPC-2 (bh2), arXiv 2302.04867",
     ),
+    "ipndm": SamplerSpec(
+        sample_ipndm, _one_per_step, _grid_levels, 2, False, "Zhang & Chen 2023, iPNDM (EDM form)"
+    ),
     "ddpm": SamplerSpec(
         sample_ddpm,
         _one_per_step,
@@ -223,6 +227,7 @@ __all__ = [
     "sample_euler",
     "sample_euler_maruyama",
     "sample_heun",
+    "sample_ipndm",
     "sample_li_accelerated_ode",
     "sample_li_accelerated_sde",
     "sample_randomized_midpoint",
