@@ -115,3 +115,14 @@ def test_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     train(cfg, tmp_path / "c.safetensors", stop_after=5)
     with pytest.raises(ValueError, match="another configuration"):
         train(TrainConfig.tiny("ring8", steps=61), tmp_path / "c.safetensors", resume=True)
+
+
+def test_checkpoints_are_readable_by_other_users(tmp_path):
+    import os
+
+    path = tmp_path / "m.safetensors"
+    train(TrainConfig.tiny("ring8", steps=3), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

@@ -4,6 +4,7 @@ recorded during training in the file's metadata (one self-contained file)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..loss_curve import LossCurve
@@ -41,8 +42,14 @@ def save_checkpoint(
         meta["loss_curve"] = json.dumps(loss_curve.to_dict())
     state = {k: v.detach().contiguous() for k, v in model.net.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(path)
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # readable by others like any file (safetensors uses 0600)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
