@@ -16,6 +16,7 @@ wrapper around :func:`loss_curve_schedule`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -216,6 +217,20 @@ def _denoiser_and_data(model: str | None, target: str | None, num_samples: int):
     )
 
 
+def _model_dim(path: str) -> int:
+    """Coordinates of one sample of a checkpoint's model (from its metadata)."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shape = json.loads((f.metadata() or {})["sample_shape"])
+    except Exception:  # unreadable or foreign files: load_checkpoint gives the one-line error
+        return 0
+    return math.prod(shape)
+
+
 def ays_optimized_schedule(
     steps: int,
     *,
@@ -302,8 +317,14 @@ def optimized_schedule(
         status=status,
     )
     proxy = None
-    if model is not None or target is not None:
+    if model is not None and _model_dim(model) > 16:  # the model's trajectories: no data needed
+        from .models import load_checkpoint
+
+        denoiser = load_checkpoint(model)[0]
+        data = torch.zeros(1, *denoiser.sample_shape)
+    elif model is not None or target is not None:
         denoiser, data, _ = _denoiser_and_data(model, target, 4096)
+    if model is not None or target is not None:
         proxy = proxy_for(
             denoiser,
             torch.as_tensor(data),

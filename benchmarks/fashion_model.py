@@ -1,0 +1,278 @@
+"""Deterministic samplers on the shipped Fashion-MNIST model, scored without a sampling floor.
+
+Metric: the per-pixel RMSE (pixels in [−1, 1]) of each output to the same model's converged
+probability-flow solution from the same initial noise — DPM-Solver++(3M) on 256 log-SNR-uniform
+levels, then the final denoise; its change when the level count is halved is printed and must
+stay below 1 % of the smallest RMSE reported. ``--samples`` initial noises (default 128; seed
+1000, not the proxy's), a bootstrap sd over them on every cell.
+
+Columns: scorelab's DPM-Solver++(2M), (3M), UniPC (bh2) and iPNDM on σ ∈ [0.002, 80] with the grids
+``optimize`` (measured on the model's own trajectories from 64 *other* noises — its one-time
+cost in model evaluations is reported), EDM ρ = 7 (``karras``), log-SNR, kl-optimal (= cosine)
+and beta(0.6, 0.6); the peers as users run them on this model: k-diffusion's ``dpmpp_2m`` and
+``lms`` on its Karras grid, diffusers' DPMSolverMultistep (Karras σ), UniPC (bh2; and order 3),
+DEIS, Euler and Heun on a 1000-step linear-β table (start σ ≈ 157; their reference starts there
+from the same noise and ends at the table's σ_min). NFE 4, 5, 6, 8, 10, 15, 20, every call
+counted.
+
+Writes ``docs/results/fashion.csv`` and, with ``--write-readme``, the README block FASHION-RMSE:
+per NFE the best scorelab cell and the best peer with their RMSE ± sd; the NFE each side needs
+to reach RMSE 0.1 / 0.05 / 0.02 / 0.01 (log-log interpolation of its best-per-NFE envelope);
+and per scorelab sampler at NFE ≤ 10 whether ``optimize`` is best or tied (within 2 sd) among
+its grids.
+
+    python benchmarks/fashion_model.py [--checkpoint PATH] [--samples N] [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
+from scorelab import processes
+from scorelab.grids import TrajectoryProxy, optimize_grid, steps_within
+from scorelab.models import load_checkpoint
+from scorelab.samplers import SAMPLERS, SampleStreams
+from scorelab.schedules import get_schedule, log_snr_uniform
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV = ROOT / "docs" / "results" / "fashion.csv"
+DEFAULT_CHECKPOINT = ROOT / "src" / "scorelab" / "assets" / "fashion_edm.safetensors"
+LO, HI = 0.002, 80.0
+NFES = (4, 5, 6, 8, 10, 15, 20)
+SAMPLERS_RUN = ("dpmpp_2m", "dpmpp_3m", "unipc", "ipndm")
+GRIDS = ("optimize", "karras", "log-snr", "kl-optimal", "beta")
+KD_PEERS = ("dpmpp_2m", "lms")
+DIFFUSERS_PEERS = (
+    ("DPMSolverMultistep", "karras"),
+    ("UniPCMultistep", "default"),
+    ("UniPCMultistep3", "default"),
+    ("DEISMultistep", "default"),
+    ("Euler", "default"),
+    ("Heun", "default"),
+)
+LEVELS = (0.1, 0.05, 0.02, 0.01)
+REFERENCE_STEPS = 256
+
+
+def _batched(fn, x: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    return torch.cat([fn(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def reference(model, x: torch.Tensor, hi: float, lo: float, steps: int) -> torch.Tensor:
+    grid = log_snr_uniform(steps, lo, hi, final_zero=True)
+    return _batched(lambda b: SAMPLERS["dpmpp_3m"](model, b, grid.float()), x)
+
+
+def rmse(out: torch.Tensor, ref: torch.Tensor, rng: np.random.Generator) -> tuple[float, float]:
+    """Per-pixel RMSE over all samples, and its bootstrap sd over the samples."""
+    per = (out.double() - ref.double()).reshape(len(out), -1).square().mean(1).numpy()
+    boots = [math.sqrt(per[rng.integers(0, len(per), len(per))].mean()) for _ in range(200)]
+    return math.sqrt(per.mean()), float(np.std(boots))
+
+
+def run(checkpoint: Path, n: int) -> list[dict]:
+    torch.set_num_threads(2)
+    model, meta = load_checkpoint(checkpoint)
+    curve = meta.get("loss_curve")
+    curve = curve.monotone() if curve is not None else None
+    shape = model.sample_shape
+    z = SampleStreams(1000, n).randn(n, *shape)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    ref = reference(model, z * HI, HI, LO, REFERENCE_STEPS)
+    half = reference(model, z * HI, HI, LO, REFERENCE_STEPS // 2)
+    ref_change = rmse(half, ref, rng)[0]
+    print(f"reference: {time.perf_counter() - t0:.0f} s, change on halving {ref_change:.2e}")
+    rows: list[dict] = []
+
+    def add(side, method, grid, nfe, out, reference_out, **extra):
+        value, sd = rmse(out, reference_out, rng)
+        rows.append(
+            dict(
+                side=side,
+                method=method,
+                grid=grid,
+                nfe=nfe,
+                rmse=value,
+                sd=sd,
+                ref_change=ref_change,
+                **extra,
+            )
+        )
+        print(f"{side} {method} {grid} NFE {nfe}: {value:.4f} ± {sd:.4f}", flush=True)
+
+    proxy = TrajectoryProxy(
+        model,
+        shape,
+        LO,
+        HI,
+        num_samples=64,
+        reference_steps=256,
+        dtype=torch.float32,
+        seed=0,
+        batch_size=64,
+    )
+    for sampler in SAMPLERS_RUN:
+        for nfe in NFES:
+            k, _ = steps_within(sampler, nfe)
+            for name in GRIDS:
+                extra = {}
+                if name == "optimize":
+                    before = proxy.evaluations
+                    opt = optimize_grid(
+                        sampler,
+                        nfe,
+                        LO,
+                        HI,
+                        proxy=proxy,
+                        curve=curve,
+                        refine_sweeps=1,
+                        refine_budget=16,
+                    )
+                    grid = opt.sigmas
+                    extra = {
+                        "choice": opt.meta()["chosen"],
+                        "proxy_evaluations": proxy.evaluations - before,
+                    }
+                else:
+                    grid = get_schedule(name, k, LO, HI, final_zero=True)
+                calls = SAMPLERS[sampler].nfe(grid)
+                out = _batched(
+                    lambda b, g=grid, s=sampler: SAMPLERS[s](model, b, g.float()), z * HI
+                )
+                add("scorelab", sampler, name, calls, out, ref, **extra)
+    print(f"optimize proxy: {proxy.evaluations} model evaluations in all (reference included)")
+    _peers(model, z, ref, rows, add)
+    return rows
+
+
+def _peers(model, z, ref, rows, add) -> None:
+    from scorelab.compat.diffusers import diffusers_nfe, sample_with_diffusers
+    from scorelab.compat.k_diffusion import load_sampling
+
+    kd = load_sampling()
+    for name in KD_PEERS:
+        for nfe in NFES:
+            sigmas = kd.get_sigmas_karras(nfe, LO, HI, rho=7.0).double()
+            fn = getattr(kd, f"sample_{name}")
+            out = _batched(lambda b, s=sigmas, f=fn: f(model, b, s.float(), disable=True), z * HI)
+            add("k-diffusion", name, "karras", nfe, out, ref)
+    table = processes.ddpm_sigmas(processes.ddpm_betas("linear", 1000))
+    top, bottom = float(table[-1]), float(table[0])
+    ref_peer = reference(model, z * top, top, bottom, REFERENCE_STEPS)
+    for name, sigma_option in DIFFUSERS_PEERS:
+        for nfe in NFES:
+            steps = max(s for s in range(1, nfe + 1) if diffusers_nfe(name, s) <= nfe)
+            out = _batched(
+                lambda b, st=steps, nm=name, so=sigma_option: sample_with_diffusers(
+                    nm, so, model, tuple(b.shape), st, latents=b
+                ),
+                z,
+            )
+            add("diffusers", name, sigma_option, diffusers_nfe(name, steps), out, ref_peer)
+
+
+def _nfe_to_reach(points: list[tuple[int, float]], level: float) -> float:
+    """The NFE at which the best-per-NFE envelope first reaches ``level`` (log-log
+    interpolation between the measured budgets); inf if it never does."""
+    points = sorted(points)
+    for (n0, e0), (n1, e1) in zip([(None, math.inf), *points], points, strict=False):
+        if e1 <= level:
+            if n0 is None or not math.isfinite(e0):
+                return float(n1)
+            t = (math.log(e0) - math.log(level)) / (math.log(e0) - math.log(e1))
+            return math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
+    return math.inf
+
+
+def summary(rows: list[dict]) -> str:
+    for r in rows:
+        r["nfe"], r["rmse"], r["sd"] = int(r["nfe"]), float(r["rmse"]), float(r["sd"])
+    lines = [
+        "| NFE | best scorelab (sampler, grid) | RMSE ± sd | best peer | RMSE ± sd | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    envelopes: dict[str, list[tuple[int, float]]] = {"scorelab": [], "peer": []}
+    for nfe in NFES:
+        mine = [r for r in rows if r["side"] == "scorelab" and r["nfe"] <= nfe]
+        peer = [r for r in rows if r["side"] != "scorelab" and r["nfe"] <= nfe]
+        if not mine or not peer:
+            continue
+        a, b = min(mine, key=lambda r: r["rmse"]), min(peer, key=lambda r: r["rmse"])
+        envelopes["scorelab"].append((nfe, a["rmse"]))
+        envelopes["peer"].append((nfe, b["rmse"]))
+        lines.append(
+            f"| {nfe} | {a['method']}, {a['grid']} | {a['rmse']:.4f} ± {a['sd']:.4f} | "
+            f"{b['side']} {b['method']} ({b['grid']}) | {b['rmse']:.4f} ± {b['sd']:.4f} | "
+            f"{a['rmse'] / b['rmse']:.2f} |"
+        )
+    lines += ["", "| RMSE level | NFE scorelab | NFE best peer | ratio |", "|---|---|---|---|"]
+    for level in LEVELS:
+        m = _nfe_to_reach(envelopes["scorelab"], level)
+        p = _nfe_to_reach(envelopes["peer"], level)
+        ratio = f"{m / p:.2f}" if math.isfinite(m) and math.isfinite(p) else "–"
+        lines.append(f"| {level} | {m:.1f} | {p:.1f} | {ratio} |")
+    lines += [
+        "",
+        "| sampler | NFE ≤ 10: optimize best or tied (2 sd) | worst × best other grid |",
+        "|---|---|---|",
+    ]
+    for sampler in SAMPLERS_RUN:
+        ok, worst = 0, 0.0
+        cells = [n for n in NFES if n <= 10]
+        for nfe in cells:
+            row = {
+                r["grid"]: r
+                for r in rows
+                if r["side"] == "scorelab" and r["method"] == sampler and r["nfe"] == nfe
+            }
+            if "optimize" not in row:
+                continue
+            o = row.pop("optimize")
+            best = min(row.values(), key=lambda r: r["rmse"])
+            ok += o["rmse"] <= best["rmse"] + 2 * math.hypot(o["sd"], best["sd"])
+            worst = max(worst, o["rmse"] / best["rmse"])
+        lines.append(f"| {sampler} | {ok}/{len(cells)} | {worst:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--samples", type=int, default=128)
+    ap.add_argument("--nfe", type=int, nargs="+", default=list(NFES), help="budgets to run")
+    ap.add_argument("--write-readme", action="store_true")
+    add_from_csv_option(ap)
+    args = ap.parse_args()
+    global NFES
+    NFES = tuple(args.nfe)
+    rows, facts = rows_from_run_or_csv(
+        args.from_csv, CSV, lambda: run(args.checkpoint, args.samples)
+    )
+    table = summary(rows)
+    print(table)
+    ref_change = max(float(r["ref_change"]) for r in rows)
+    smallest = min(float(r["rmse"]) for r in rows)
+    print(
+        f"reference change on halving {ref_change:.2e} = {ref_change / smallest:.1%} of the "
+        "smallest RMSE"
+    )
+    (ROOT / "docs" / "results" / "fashion.md").write_text(
+        "# Fashion-MNIST model: RMSE to the converged solution\n\n"
+        f"`python benchmarks/fashion_model.py`; {facts}; {args.samples} noises; reference "
+        f"change on halving {ref_change:.1e} ({ref_change / smallest:.1%} of the smallest "
+        f"RMSE).\n\n{table}\n"
+    )
+    if args.write_readme:
+        write_readme_block("FASHION-RMSE", table, f"python benchmarks/fashion_model.py; {facts}")
+
+
+if __name__ == "__main__":
+    main()
