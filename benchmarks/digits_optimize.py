@@ -3,7 +3,8 @@
 The digits model (``scorelab train --data digits``, trained first if ``--checkpoint`` is
 missing) with DDPM, ``accel_sde`` and DPM-Solver++(2M) at NFE 5, 10 and 20 (K = NFE − 1 steps and
 the final denoise), σ from the recorded loss curve's lower end to 80, on the standard grids
-(cosine = kl-optimal, EDM ρ = 7, log-SNR, beta(0.6, 0.6), uniform VP time) and ``optimize``:
+(cosine = kl-optimal, EDM ρ = 7, log-SNR, beta(0.6, 0.6), uniform VP time), ``gits`` (a teacher-
+trajectory DP in the style of GITS, ``TrajectoryProxy.gits_grid``) and ``optimize``:
 :func:`scorelab.grids.optimize_grid` measured on the model's own trajectories (64 noises,
 Brownian paths for the stochastic samplers; its cost is reported). Quality:
 ``scorelab.image_metrics.digits_quality`` on ``--samples`` outputs (FD to the training split,
@@ -33,7 +34,7 @@ from scorelab.schedules import get_schedule
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "docs" / "results" / "digits-optimize.csv"
 SAMPLERS_RUN = ("ddpm", "accel_sde", "dpmpp_2m")
-GRIDS = ("optimize", "cosine", "karras", "log-snr", "beta", "uniform-t")
+GRIDS = ("optimize", "gits", "cosine", "karras", "log-snr", "beta", "uniform-t")
 NFES = (5, 10, 20)
 HI = 80.0
 
@@ -71,6 +72,8 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                         "choice": opt.meta()["chosen"],
                         "proxy_evaluations": proxy.evaluations - before,
                     }
+                elif name == "gits":  # the teacher-trajectory DP baseline, same proxy noises
+                    sigmas = proxy.gits_grid(nfe - 1)
                 else:
                     sigmas = get_schedule(name, nfe - 1, lo, HI, final_zero=True)
                 assert SAMPLERS[sampler].nfe(sigmas) == nfe

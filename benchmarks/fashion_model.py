@@ -9,7 +9,9 @@ stay below 1 % of the smallest RMSE reported. ``--samples`` initial noises (defa
 Columns: scorelab's DPM-Solver++(2M), (3M), UniPC (bh2) and iPNDM on σ ∈ [0.002, 80] with the grids
 ``optimize`` (measured on the model's own trajectories from 64 *other* noises — its one-time
 cost in model evaluations is reported), EDM ρ = 7 (``karras``), log-SNR, kl-optimal (= cosine)
-and beta(0.6, 0.6); the peers as users run them on this model: k-diffusion's ``dpmpp_2m`` and
+beta(0.6, 0.6) and ``gits`` (a teacher-trajectory DP in the style of GITS on the same 64 noises:
+``TrajectoryProxy.gits_grid``); the peers as users run them on this model: k-diffusion's
+``dpmpp_2m`` and
 ``lms`` on its Karras grid, diffusers' DPMSolverMultistep (Karras σ), UniPC (bh2; and order 3),
 DEIS, Euler and Heun on a 1000-step linear-β table (start σ ≈ 157; their reference starts there
 from the same noise and ends at the table's σ_min). NFE 4, 5, 6, 8, 10, 15, 20, every call
@@ -47,7 +49,7 @@ DEFAULT_CHECKPOINT = ROOT / "src" / "scorelab" / "assets" / "fashion_edm.safeten
 LO, HI = 0.002, 80.0
 NFES = (4, 5, 6, 8, 10, 15, 20)
 SAMPLERS_RUN = ("dpmpp_2m", "dpmpp_3m", "unipc", "ipndm")
-GRIDS = ("optimize", "karras", "log-snr", "kl-optimal", "beta")
+GRIDS = ("optimize", "gits", "karras", "log-snr", "kl-optimal", "beta")
 KD_PEERS = ("dpmpp_2m", "lms")
 DIFFUSERS_PEERS = (
     ("DPMSolverMultistep", "karras"),
@@ -141,6 +143,8 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                         "choice": opt.meta()["chosen"],
                         "proxy_evaluations": proxy.evaluations - before,
                     }
+                elif name == "gits":  # the teacher-trajectory DP baseline, same proxy noises
+                    grid = proxy.gits_grid(k)
                 else:
                     grid = get_schedule(name, k, LO, HI, final_zero=True)
                 calls = SAMPLERS[sampler].nfe(grid)

@@ -199,3 +199,19 @@ def test_model_calibration_path_on_a_tiny_checkpoint(tmp_path):
     assert meta["proxy_error"] <= meta["best_standard"]["proxy_error"] + 1e-12
     s = built.sigmas
     assert float(s[-1]) == 0.0 and bool((s[:-2] > s[1:-1]).all())
+
+
+def test_gits_grid_is_the_least_cost_path_of_teacher_jumps():
+    """The GITS-style baseline: its grid is the brute-force minimum of the summed one-step
+    costs over all K-jump paths through the candidate levels."""
+    target = GaussianMixture([0.3, 0.7], [[-1.0, 0.5], [1.0, 0.0]], 0.05)
+    proxy = TrajectoryProxy(target, (2,), LO, HI, num_samples=16, reference_steps=32)
+    grid = proxy.gits_grid(3, stride=4)
+    sig, cost = proxy._gits_costs(4)
+    m = len(sig)
+    best = min(
+        itertools.combinations(range(1, m - 1), 2),
+        key=lambda mid: sum(cost[a, b] for a, b in itertools.pairwise((0, *mid, m - 1))),
+    )
+    np.testing.assert_allclose(grid[:-1].numpy(), sig[[0, *best, m - 1]].numpy())
+    assert float(grid[-1]) == 0.0

@@ -2,7 +2,9 @@
 
 Measured, not guessed. The candidates are the standard grids a practitioner would pick anyway
 (:data:`STANDARD`) and, when a loss curve is given, scorelab's curve-built grids
-(:data:`FROM_CURVE`). With a proxy (:class:`~scorelab.grids.proxy.TrajectoryProxy`: the user's
+(:data:`FROM_CURVE`), and on a model the teacher-trajectory DP ``gits``
+(:meth:`~scorelab.grids.proxy.TrajectoryProxy.gits_grid`). With a proxy
+(:class:`~scorelab.grids.proxy.TrajectoryProxy`: the user's
 own model, floor-free), every candidate is run through the sampler itself and the best on the
 proxy is kept, then refined one level at a time on half of the proxy's noises; the refined grid
 replaces it only if it is also better on the other half (a held-out check against overfitting
@@ -219,6 +221,12 @@ def optimize_grid(
     grids = candidate_grids(
         steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=candidates
     )
+    if (
+        proxy is not None
+        and hasattr(proxy, "gits_grid")
+        and (candidates is None or "gits" in candidates)
+    ):
+        grids["gits"] = proxy.gits_grid(steps)  # the teacher-trajectory DP, on the same model
     if proxy is None:
         kind = _kind(sampler)
         name = CURVE_ONLY[kind]

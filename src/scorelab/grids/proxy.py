@@ -87,6 +87,7 @@ class TrajectoryProxy:
         self.x_start = streams.randn(self.num_samples, *self.shape, dtype=dtype) * self.sigma_max
         self._brownian: BrownianNoise | None = None
         self._references: dict[str, torch.Tensor] = {}
+        self._gits: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
         #: model evaluations spent so far (one per sample per denoiser call)
         self.evaluations = 0
 
@@ -161,6 +162,77 @@ class TrajectoryProxy:
         if self.final_zero and float(half[-1]) != 0.0:
             half = torch.cat([half, half.new_zeros(1)])
         return self._rmse(self._run(key, half), ref)
+
+    def _gits_costs(self, stride: int) -> tuple[torch.Tensor, np.ndarray]:
+        """(candidate σ, one-step DDIM cost matrix) of :meth:`gits_grid`, computed once."""
+        if stride in self._gits:
+            return self._gits[stride]
+        ref = self.levels[self.levels > 0]
+        pick = list(range(0, ref.numel(), stride))
+        if pick[-1] != ref.numel() - 1:
+            pick.append(ref.numel() - 1)
+        states: dict[int, torch.Tensor] = {}
+        for lo in range(0, self.num_samples, self.batch_size):
+            hi = min(lo + self.batch_size, self.num_samples)
+            part: dict[int, torch.Tensor] = {}
+
+            def keep(info: dict, part=part) -> None:
+                part[int(info["i"])] = info["x"].detach().double().clone()
+
+            SAMPLERS[REFERENCE_SAMPLER](
+                self._counted(),
+                self.x_start[lo:hi].clone(),
+                self.levels.to(self.dtype),
+                callback=keep,
+            )
+            for i in pick:
+                states[i] = torch.cat([states[i], part[i]]) if i in states else part[i]
+        teacher = torch.stack([states[i] for i in pick])  # (M, n, ...)
+        sig = ref[pick]
+        denoised = torch.stack(
+            [
+                torch.cat(
+                    [
+                        self._counted()(
+                            teacher[m, lo : lo + self.batch_size].to(self.dtype),
+                            sig[m]
+                            .to(self.dtype)
+                            .expand(teacher[m, lo : lo + self.batch_size].shape[0]),
+                        ).double()
+                        for lo in range(0, self.num_samples, self.batch_size)
+                    ]
+                )
+                for m in range(len(pick))
+            ]
+        )
+        M = len(pick)
+        cost = np.zeros((M, M))  # entries j <= i are ignored by the DP
+        for i in range(M):
+            for j in range(i + 1, M):
+                step = denoised[i] + (sig[j] / sig[i]) * (teacher[i] - denoised[i])
+                cost[i, j] = float((step - teacher[j]).square().mean())
+        self._gits[stride] = (sig, cost)
+        return sig, cost
+
+    def gits_grid(self, steps: int, *, stride: int = 4) -> torch.Tensor:
+        """A teacher-trajectory grid in the style of GITS (Chen et al. 2024, "On the Trajectory
+        Regularity of ODE-based Diffusion Sampling"; ours from its description): the reference
+        solver's trajectories are recorded at every ``stride``-th reference level (the
+        candidates); the cost of a jump i → j is the mean squared distance between one DDIM
+        step from the teacher state at σ_i and the teacher state at σ_j; the K-jump path of
+        least total cost is found by dynamic programming. One model call per candidate level
+        and sample (the DDIM step reuses D(x_i, σ_i)). Returns float64 σ (+ final 0 when the
+        proxy's grids end in 0)."""
+        from ..schedules.information import path_dp
+
+        sig, cost = self._gits_costs(stride)
+        if steps > len(sig) - 1:
+            raise ValueError(f"gits: {steps} steps need more than {len(sig)} candidate levels")
+        path = path_dp(cost, steps)
+        out = sig[path].clone()
+        if self.final_zero:
+            out = torch.cat([out, out.new_zeros(1)])
+        return out
 
     def _rmse(self, a: torch.Tensor, b: torch.Tensor) -> float:
         d = (a.double() - b.double()).reshape(a.shape[0], -1)
