@@ -194,11 +194,16 @@ def run_target(args: tuple[int, bool]) -> list[dict]:
     return rows
 
 
-def run(quick: bool, group: str | None) -> list[dict]:
-    """Every row, or (``group``) that group's rows recomputed and the CSV's others kept."""
+def run(quick: bool, group: str | None, scales: tuple[float, ...] | None = None) -> list[dict]:
+    """Every row, or (``group``) that group's rows recomputed and the CSV's others kept;
+    ``scales`` keeps only those data scales."""
     import csv
 
-    picked = [i for i, t in enumerate(all_targets()) if group is None or t[0] == group]
+    picked = [
+        i
+        for i, t in enumerate(all_targets())
+        if (group is None or t[0] == group) and (scales is None or t[2] in scales)
+    ]
     with ProcessPoolExecutor(2) as pool:
         rows = [r for part in pool.map(run_target, [(i, quick) for i in picked]) for r in part]
     if group is not None and CSV.is_file():
@@ -275,9 +280,12 @@ def main() -> None:
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--quick", action="store_true", help="K = 5 and 10 only")
     ap.add_argument("--group", choices=("tuned", "new"), default=None)
+    ap.add_argument("--scale", type=float, nargs="+", default=None, help="data scales to run")
     add_from_csv_option(ap)
     args = ap.parse_args()
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick, args.group))
+    rows, facts = rows_from_run_or_csv(
+        args.from_csv, CSV, lambda: run(args.quick, args.group, args.scale and tuple(args.scale))
+    )
     table = summary(rows)
     print(table)
     if args.write_readme:

@@ -461,11 +461,10 @@ def test_exact_kl_column_is_the_floor_free_fit_kl_on_gaussians():
 
 def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_path, monkeypatch):
     """``optimize`` in a suite runs what ``scorelab schedule optimize`` gives that sampler: on
-    gaussian-16 (continuous data) the gauss-opt grid, whose exact output KL is the one predicted
-    on the surrogate and far below the heuristic grids'; on atom data the resolved-data choice.
-    The grid is cached beside the curves and read back by a cell that differs in score error."""
+    gaussian-16 the grid measured on a surrogate fitted to the target's samples, whose exact
+    output KL is no worse than the standard grids'; the grid is cached beside the curves and
+    read back by a cell that differs in score error."""
     from scorelab.bench import runner
-    from scorelab.exact import gaussian_optimized_schedule
 
     monkeypatch.setenv(runner.CURVE_CACHE_ENV, str(tmp_path))
 
@@ -473,26 +472,25 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
         return run_cell(Cell(target, method, schedule, 8, 0, error, 400, 0.002, 80.0))
 
     row = cell("optimize")
-    assert row["config"]["chosen_schedule"] == "gauss-opt" and row["nfe"] <= 8
-    curve = runner._curve("gaussian-16", 0.002, 80.0)
-    _, predicted = gaussian_optimized_schedule("dpmpp_2m", row["steps"] - 1, curve, 0.002, 80.0)
-    assert row["exact_kl"] == pytest.approx(predicted, rel=0.05)
-    for heuristic in ("karras", "log-snr"):
-        assert row["exact_kl"] < 0.2 * cell(heuristic)["exact_kl"]
+    chosen = row["config"]["chosen_schedule"]
+    from scorelab.schedules import LOSS_SCHEDULES, SCHEDULES
+
+    assert chosen.split(" + ")[0] in {*SCHEDULES, *LOSS_SCHEDULES}
+    assert row["nfe"] <= 8
+    for heuristic in ("karras", "log-snr", "cosine"):
+        assert row["exact_kl"] <= 1.05 * cell(heuristic)["exact_kl"]
     assert len(list(tmp_path.glob("optimize-*.json"))) == 1
 
     def no_rebuild(*_a, **_k):
         raise AssertionError("the cached grid should have been read")
 
-    monkeypatch.setattr("scorelab.schedules.recommend.recommended_schedule", no_rebuild)
+    monkeypatch.setattr("scorelab.grids.optimize_grid", no_rebuild)
     again = cell("optimize", error=0.1)
-    assert again["config"]["chosen_schedule"] == "gauss-opt" and again["steps"] == row["steps"]
+    assert again["config"]["chosen_schedule"] == chosen and again["steps"] == row["steps"]
     monkeypatch.undo()
-    monkeypatch.setenv("SCORELAB_SMOKE", "1")  # a seconds-sized mmse curve for the atoms
+    monkeypatch.setenv("SCORELAB_SMOKE", "1")  # seconds-sized curves and proxies for the atoms
     monkeypatch.setenv(runner.CURVE_CACHE_ENV, str(tmp_path))
     atoms = cell("optimize", target="atoms64-r8", method="scorelab:ddpm")
-    assert atoms["config"]["chosen_schedule"] == "entropic"  # resolved data, snapped metric
-    ode = cell("optimize", target="atoms64-r8", method="scorelab:dpmpp_2m")
-    assert ode["config"]["chosen_schedule"] == "ays-opt" and ode["nfe"] <= 8
+    assert atoms["nfe"] <= 8 and atoms["config"]["chosen_schedule"]
     with pytest.raises(ValueError, match="for scorelab samplers"):
         runner._plan(Cell("gaussian-16", "k-diffusion:euler", "optimize", 8, 0, 0, 64, 0.002, 80))

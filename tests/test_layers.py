@@ -9,7 +9,12 @@ import pytest
 
 #: module -> packages it must not load (directly or through its imports)
 FORBIDDEN = {
-    "scorelab.samplers": ("scorelab.schedules", "scorelab.theory", "scorelab.loss_curve"),
+    "scorelab.samplers": (
+        "scorelab.schedules",
+        "scorelab.theory",
+        "scorelab.loss_curve",
+        "scorelab.grids",
+    ),
     "scorelab.targets": ("scorelab.samplers", "scorelab.schedules", "scorelab.theory"),
     "scorelab.schedules": (
         "scorelab.samplers",
@@ -18,6 +23,7 @@ FORBIDDEN = {
         "scorelab.loss_curve",
     ),
     "scorelab.methods": ("scorelab.bench", "scorelab.experiments", "scorelab.cli"),
+    "scorelab.grids": ("scorelab.bench", "scorelab.experiments", "scorelab.cli", "scorelab.curves"),
 }
 
 

@@ -163,6 +163,7 @@ class TrajectoryProxy:
             half = torch.cat([half, half.new_zeros(1)])
         return self._rmse(self._run(key, half), ref)
 
+    @torch.no_grad()
     def _gits_costs(self, stride: int) -> tuple[torch.Tensor, np.ndarray]:
         """(candidate σ, one-step DDIM cost matrix) of :meth:`gits_grid`, computed once."""
         if stride in self._gits:
