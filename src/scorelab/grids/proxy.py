@@ -219,13 +219,15 @@ class TrajectoryProxy:
         """A teacher-trajectory grid in the style of GITS (Chen et al. 2024, "On the Trajectory
         Regularity of ODE-based Diffusion Sampling"; ours from its description): the reference
         solver's trajectories are recorded at every ``stride``-th reference level (the
-        candidates); the cost of a jump i → j is the mean squared distance between one DDIM
-        step from the teacher state at σ_i and the teacher state at σ_j; the K-jump path of
+        candidates; a smaller stride when K needs more); the cost of a jump i → j is the mean
+        squared distance between one DDIM step from the teacher state at σ_i and the teacher state at σ_j; the K-jump path of
         least total cost is found by dynamic programming. One model call per candidate level
         and sample (the DDIM step reuses D(x_i, σ_i)). Returns float64 σ (+ final 0 when the
         proxy's grids end in 0)."""
         from ..schedules.information import path_dp
 
+        levels = int((self.levels > 0).sum())
+        stride = max(1, min(stride, (levels - 1) // max(steps, 1)))  # enough candidates for K
         sig, cost = self._gits_costs(stride)
         if steps > len(sig) - 1:
             raise ValueError(f"gits: {steps} steps need more than {len(sig)} candidate levels")
