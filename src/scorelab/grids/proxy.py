@@ -221,9 +221,9 @@ class TrajectoryProxy:
         solver's trajectories are recorded at every ``stride``-th reference level (the
         candidates; a smaller stride when K needs more); the cost of a jump i → j is the mean
         squared distance between one DDIM step from the teacher state at σ_i and the teacher
-        state at σ_j; the K-jump path of least total cost is found by dynamic programming. One model call per candidate level
-        and sample (the DDIM step reuses D(x_i, σ_i)). Returns float64 σ (+ final 0 when the
-        proxy's grids end in 0)."""
+        state at σ_j; the K-jump path of least total cost is found by dynamic programming. One
+        model call per candidate level and sample (the DDIM step reuses D(x_i, σ_i)). Returns
+        float64 σ (+ final 0 when the proxy's grids end in 0)."""
         from ..schedules.information import path_dp
 
         levels = int((self.levels > 0).sum())
