@@ -215,3 +215,17 @@ def test_gits_grid_is_the_least_cost_path_of_teacher_jumps():
     )
     np.testing.assert_allclose(grid[:-1].numpy(), sig[[0, *best, m - 1]].numpy())
     assert float(grid[-1]) == 0.0
+
+
+def test_baseline_grids_kl_optimal_and_beta():
+    """kl-optimal is the closed form tan(u·atan σ_min + (1 − u)·atan σ_max); beta(1, 1) is
+    uniform VP time (its quantile function is the identity); beta(0.6, 0.6) crowds both ends."""
+    u = np.linspace(0, 1, 9)
+    closed = np.tan(u * np.arctan(LO) + (1 - u) * np.arctan(HI))
+    np.testing.assert_allclose(get_schedule("kl-optimal", 8, LO, HI).numpy(), closed, rtol=1e-12)
+    uniform = get_schedule("uniform-t", 8, LO, HI)
+    torch.testing.assert_close(get_schedule("beta", 8, LO, HI, alpha=1.0, beta=1.0), uniform)
+    b = get_schedule("beta", 8, LO, HI).numpy()
+    assert b[0] == HI and b[-1] == LO and np.all(np.diff(b) < 0)
+    t_steps = np.diff(np.log(b))
+    assert abs(t_steps[0]) < abs(t_steps[3]) and abs(t_steps[-1]) > abs(t_steps[3])

@@ -107,7 +107,9 @@ def polyexponential(
     return _finish(s, lo, hi, final_zero, dtype, device)
 
 
-def _vp_time_grid(steps, sigma_min, sigma_max, beta_d, beta_min, power):
+def _vp_time_grid(steps, sigma_min, sigma_max, beta_d, beta_min, power, fractions=None):
+    """σ at VP times t_lo + (t_hi − t_lo)·u, u = ``fractions`` (from 1 down to 0) or
+    linspace(1, 0)^power."""
     steps = check_positive_int("steps", steps)
     lo, hi = check_sigma_range(sigma_min, sigma_max)
     top = processes.vp_time_to_sigma(1.0, beta_d, beta_min)
@@ -118,7 +120,7 @@ def _vp_time_grid(steps, sigma_min, sigma_max, beta_d, beta_min, power):
         )
     t_hi = processes.sigma_to_vp_time(hi, beta_d, beta_min)
     t_lo = processes.sigma_to_vp_time(lo, beta_d, beta_min)
-    u = np.linspace(1.0, 0.0, steps + 1) ** power
+    u = np.linspace(1.0, 0.0, steps + 1) ** power if fractions is None else fractions
     t = t_lo + (t_hi - t_lo) * u
     return torch.as_tensor(processes.vp_time_to_sigma(t, beta_d, beta_min)), lo, hi
 
@@ -215,12 +217,8 @@ def beta_schedule(
     alpha = check_positive_scalar("alpha", alpha)
     beta = check_positive_scalar("beta", beta)
     steps = check_positive_int("steps", steps)
-    lo, hi = check_sigma_range(sigma_min, sigma_max)
-    t_hi = processes.sigma_to_vp_time(hi, beta_d, beta_min)
-    t_lo = processes.sigma_to_vp_time(lo, beta_d, beta_min)
     u = beta_law.ppf(np.linspace(1.0, 0.0, steps + 1), alpha, beta)
-    t = t_lo + (t_hi - t_lo) * u
-    s = torch.as_tensor(processes.vp_time_to_sigma(t, beta_d, beta_min))
+    s, lo, hi = _vp_time_grid(steps, sigma_min, sigma_max, beta_d, beta_min, 1.0, fractions=u)
     return _finish(s, lo, hi, final_zero, dtype, device)
 
 
