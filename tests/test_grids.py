@@ -229,3 +229,20 @@ def test_baseline_grids_kl_optimal_and_beta():
     assert b[0] == HI and b[-1] == LO and np.all(np.diff(b) < 0)
     t_steps = np.diff(np.log(b))
     assert abs(t_steps[0]) < abs(t_steps[3]) and abs(t_steps[-1]) > abs(t_steps[3])
+
+
+def test_sde_samplers_are_measured_by_law_or_pathwise():
+    """Default ("law"): an SDE sampler's proxy error is the Fréchet distance of its outputs to
+    the model's own law, falling as the grid refines; "pathwise" measures on Brownian paths."""
+    target = GaussianMixture([0.4, 0.6], [[-1.0, 0.0], [1.0, 0.5]], 0.1)
+    law = TrajectoryProxy(target, (2,), LO, HI, num_samples=32, reference_steps=64)
+    assert law.is_paired("dpmpp_2m") and not law.is_paired("ddpm")
+    coarse = law.error("ddpm", karras(3, LO, HI, final_zero=True))
+    fine = law.error("ddpm", karras(40, LO, HI, final_zero=True))
+    assert fine < 0.5 * coarse and "Fréchet" in law.describe()
+    path = TrajectoryProxy(
+        target, (2,), LO, HI, num_samples=32, reference_steps=64, stochastic="pathwise"
+    )
+    assert path.is_paired("ddpm")
+    snapped = path.prepare("ddpm", karras(5, LO, HI, final_zero=True))
+    assert all(float(s) in set(path.levels.tolist()) for s in snapped)

@@ -233,7 +233,8 @@ def optimize_grid(
         return OptimizedGrid(grids[name], sampler, steps, cost, name)
     start_evals = proxy.evaluations
     prepared = {name: proxy.prepare(sampler, grid) for name, grid in grids.items()}
-    paired = hasattr(proxy, "per_sample_errors")  # per-noise errors: refine with a held-out half
+    # per-noise errors: refine on one half of the noises, confirm on the other
+    paired = hasattr(proxy, "is_paired") and proxy.is_paired(sampler)
     per_sample: dict[str, np.ndarray] = {}
     scores: dict[str, float] = {}
     for name, grid in prepared.items():

@@ -65,7 +65,11 @@ class TrajectoryProxy:
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
         batch_size: int | None = None,
+        stochastic: str = "law",
+        law_samples: int | None = None,
     ) -> None:
+        if stochastic not in ("law", "pathwise"):
+            raise ValueError(f"stochastic must be 'law' or 'pathwise', got {stochastic!r}")
         if num_samples < 2 or reference_steps < 8:
             raise ValueError(
                 f"need num_samples >= 2 and reference_steps >= 8, got {num_samples}, "
@@ -88,6 +92,9 @@ class TrajectoryProxy:
         self._brownian: BrownianNoise | None = None
         self._references: dict[str, torch.Tensor] = {}
         self._gits: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
+        self.stochastic = stochastic
+        dim = math.prod(self.shape)
+        self.law_samples = law_samples or min(4096, max(self.num_samples, 8 * dim))
         #: model evaluations spent so far (one per sample per denoiser call)
         self.evaluations = 0
 
@@ -138,7 +145,7 @@ class TrajectoryProxy:
                 f"the grid {'ends' if (s == 0).any() else 'does not end'} in 0 but the proxy "
                 f"was built with final_zero={self.final_zero}"
             )
-        if SAMPLERS[sampler].stochastic:
+        if SAMPLERS[sampler].stochastic and self.stochastic == "pathwise":
             if self._brownian is None:
                 self._noise_rows(0, self.num_samples)
             s = self._brownian.snap(s)
@@ -241,18 +248,57 @@ class TrajectoryProxy:
         d = (a.double() - b.double()).reshape(a.shape[0], -1)
         return float(d.square().mean().sqrt())
 
+    def is_paired(self, sampler: str) -> bool:
+        """Whether ``sampler``'s error is a per-noise distance (else a law distance)."""
+        return not (SAMPLERS[sampler].stochastic and self.stochastic == "law")
+
     def error(self, sampler: str, sigmas) -> float:
-        """Per-coordinate RMSE of ``sampler`` on ``sigmas`` to the converged solution."""
+        """Per-coordinate RMSE of ``sampler`` on ``sigmas`` to the converged solution; for SDE
+        samplers in ``"law"`` mode the law distance :meth:`law_error` instead."""
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {sorted(SAMPLERS)}")
         s = self.prepare(sampler, sigmas)
+        if not self.is_paired(sampler):
+            return self.law_error(sampler, s)
         ref = self.reference(sampler)
         return self._rmse(self._run(sampler, s.to(self.dtype)), ref)
+
+    def law_error(self, sampler: str, sigmas) -> float:
+        """Fréchet distance (Gaussian fits, coordinates of the sample) between ``law_samples``
+        outputs of an SDE sampler (noise from one fixed seed: common random numbers across
+        grids) and the model's own law, its converged PF-ODE solution from other starts. The
+        strong (pathwise) distance ranks SDE grids by path agreement, which is not what their
+        samples are judged by; this ranks them by the law."""
+        from scipy.linalg import sqrtm
+
+        if "law" not in self._references:
+            starts = SampleStreams(self.seed + 2, self.law_samples).randn(
+                self.law_samples, *self.shape, dtype=self.dtype
+            )
+            self._law_starts = starts * self.sigma_max
+            ref_grid = self.levels.to(self.dtype)
+            self._references["law"] = self._batched_run(REFERENCE_SAMPLER, ref_grid, None)
+        gen = torch.Generator().manual_seed(self.seed + 3)
+        out = self._batched_run(sampler, torch.as_tensor(sigmas).to(self.dtype), gen)
+        a = out.double().reshape(len(out), -1).numpy()
+        b = self._references["law"].double().reshape(len(out), -1).numpy()
+        ca, cb = np.cov(a, rowvar=False, ddof=1), np.cov(b, rowvar=False, ddof=1)
+        root = np.real(sqrtm(np.atleast_2d(ca) @ np.atleast_2d(cb)))
+        value = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root)
+        return float(max(value, 0.0))
+
+    def _batched_run(self, sampler: str, sigmas: torch.Tensor, generator) -> torch.Tensor:
+        outs = []
+        for lo in range(0, self.law_samples, self.batch_size):
+            x = self._law_starts[lo : lo + self.batch_size].clone()
+            outs.append(SAMPLERS[sampler](self._counted(), x, sigmas, generator=generator))
+        return torch.cat(outs)
 
     def describe(self) -> str:
         return (
             f"model trajectories: RMSE to the converged solution, {self.num_samples} noises, "
-            f"reference {self.reference_steps} levels"
+            f"reference {self.reference_steps} levels (SDE samplers: {self.stochastic}"
+            + (f", Fréchet on {self.law_samples} samples)" if self.stochastic == "law" else ")")
         )
 
     def per_sample_errors(self, sampler: str, sigmas) -> np.ndarray:
