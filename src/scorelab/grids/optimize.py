@@ -43,11 +43,11 @@ __all__ = [
 STANDARD = ("karras", "log-snr", "cosine", "beta", "uniform-t")
 #: scorelab's grids built from a loss curve
 FROM_CURVE = ("info-las", "info-las-ms", "entropic", "gauss-step")
-#: sampler kind → the grid used when only a loss curve is at hand (no model to measure on):
-#: on the exact tables (docs/bench-schedules-surrogate.csv) log-SNR-uniform is the most robust
-#: standard grid for every sampler (geometric mean 1.1–2.6× the best standard grid, against
-#: 2.0–5.6× for EDM ρ = 7 and 3.9–22× for cosine); for DDPM entropic time holds up too.
-CURVE_ONLY = {"posterior": "log-snr", "stochastic": "log-snr", "deterministic": "log-snr"}
+#: the grid used when only a loss curve is at hand (no model to measure on): on the exact tables
+#: (docs/bench-schedules-surrogate.csv) log-SNR-uniform is the most robust standard grid for
+#: every sampler (geometric mean 1.1–2.6× the best standard grid, against 2.0–5.6× for EDM
+#: ρ = 7 and 3.9–22× for cosine)
+CURVE_ONLY = "log-snr"
 
 
 @dataclass
@@ -228,9 +228,7 @@ def optimize_grid(
     ):
         grids["gits"] = proxy.gits_grid(steps)  # the teacher-trajectory DP, on the same model
     if proxy is None:
-        kind = _kind(sampler)
-        name = CURVE_ONLY[kind]
-        return OptimizedGrid(grids[name], sampler, steps, cost, name)
+        return OptimizedGrid(grids[CURVE_ONLY], sampler, steps, cost, CURVE_ONLY)
     start_evals = proxy.evaluations
     prepared = {name: proxy.prepare(sampler, grid) for name, grid in grids.items()}
     # per-noise errors: refine on one half of the noises, confirm on the other
@@ -323,9 +321,3 @@ def proxy_for(
         final_zero=final_zero,
         dtype=torch.float64 if exact else torch.float32,
     )
-
-
-def _kind(sampler: str) -> str:
-    from ..schedules.recommend import sampler_kind
-
-    return sampler_kind(sampler, SAMPLERS[sampler].stochastic)
