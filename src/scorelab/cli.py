@@ -522,6 +522,7 @@ def train(
     data: str = typer.Option("digits", help="digits | fashion | moons | ring8 | PATH.npy"),
     out: str = typer.Option(..., help="checkpoint file to write (.safetensors)"),
     data_dir: str = typer.Option(None, help="folder of Fashion-MNIST's idx files"),
+    objective: str = typer.Option("edm", help="edm (x0 model) | flow (flow-matching velocity)"),
     steps: int = typer.Option(None, min=1, help="optimizer steps (default 6000; tiny: 150)"),
     batch_size: int = typer.Option(None, min=1, help="batch size (default 128)"),
     arch: str = typer.Option(None, help="unet | mlp (default: unet for images, mlp for toys)"),
@@ -531,9 +532,10 @@ def train(
     seed: int = typer.Option(0, min=0, help="random seed"),
     threads: int = typer.Option(None, min=1, help="torch CPU threads"),
 ) -> None:
-    """Train a small EDM denoiser; the checkpoint carries the recorded per-level loss curve.
+    """Train a small EDM (or, with ``--objective flow``, flow-matching) model; the checkpoint
+    carries the recorded per-level loss curve.
 
-    ``--data fashion`` trains the shipped Fashion-MNIST model's configuration."""
+    ``--data fashion`` trains the shipped Fashion-MNIST models' configuration."""
     from .models import TrainConfig
     from .models import train as run_training
 
@@ -547,6 +549,7 @@ def train(
             "arch": arch,
             "seed": seed,
             "data_dir": data_dir,
+            "objective": objective,
         }.items()
         if v is not None
     }

@@ -12,7 +12,13 @@ signal-to-noise ratio   γ = α²/s²                   γ = 1/σ²
 log-SNR                 λ = log γ                   λ = −2 log σ
 VP ᾱ (DDPM)             ᾱ = α²                      ᾱ = 1/(1+σ²) = sigmoid(λ)
 OU / VP time            t (α = e^{−t})              t = ½ log(1+σ²)
+flow-matching time      t (x_t = (1−t)x0 + tε)      t = σ/(1+σ), σ = t/(1−t)
 ======================  ==========================  ===========================================
+
+Flow matching (rectified flow: SD3, Flux, Wan) is the same channel with α = 1 − t, s = t, so
+x_σ = x_t/(1 − t); its velocity v = ε − x0 gives x̂0 = x_t − t v̂. The *shift* s of flow schedulers
+(t′ = s t/(1 + (s−1) t)) is σ′ = s σ, a constant factor in σ; Flux's exponential time shift with
+μ and exponent 1 is the shift s = e^μ.
 
 (`docs/design/las.md` §1.) All functions accept NumPy arrays, torch tensors or Python floats,
 are vectorised, return the same kind they were given, and validate ranges. Formulas use
@@ -34,9 +40,13 @@ __all__ = [
     "alphas_cumprod",
     "ddpm_betas",
     "ddpm_sigmas",
+    "flow_time_shift",
+    "flow_time_to_sigma",
+    "flux_time_shift",
     "log_snr_to_sigma",
     "ou_time_to_sigma",
     "sigma_to_alpha_bar",
+    "sigma_to_flow_time",
     "sigma_to_log_snr",
     "sigma_to_ou_time",
     "sigma_to_snr",
@@ -179,6 +189,50 @@ def sigma_to_vp_time(sigma: ArrayLike, beta_d: float = 19.9, beta_min: float = 0
         t = 2.0 * c / (beta_min + lib.sqrt(beta_min**2 + 2.0 * beta_d * c))
     _check("vp time of sigma", t, low=0.0, high=1.0 + 1e-12, low_open=False, high_open=False)
     return _ret(sigma, t)
+
+
+# --- flow matching (rectified flow) ------------------------------------------------------------
+
+
+def flow_time_to_sigma(t: ArrayLike) -> ArrayLike:
+    """σ = t/(1 − t) for flow time t ∈ [0, 1] (t = 1, pure noise, is σ = ∞)."""
+    tt = _as_array(t)
+    _check("t", tt, low=0.0, high=1.0, low_open=False, high_open=False)
+    with np.errstate(divide="ignore"):
+        return _ret(t, tt / (1.0 - tt))
+
+
+def sigma_to_flow_time(sigma: ArrayLike) -> ArrayLike:
+    """t = σ/(1 + σ) = 1/(1 + 1/σ) ∈ [0, 1] (σ = ∞ gives t = 1)."""
+    s = _as_array(sigma)
+    _check("sigma", s, low=0.0, high=math.inf, low_open=False, high_open=False)
+    lib = _lib(s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big = s > 1.0
+        out = lib.where(big, 1.0 / (1.0 + 1.0 / lib.where(big, s, 1.0)), s / (1.0 + s))
+    return _ret(sigma, out)
+
+
+def flow_time_shift(t: ArrayLike, shift: float) -> ArrayLike:
+    """Shifted flow time t′ = s t/(1 + (s − 1) t) (SD3's ``shift``; ``1/shift`` undoes it).
+
+    In σ this is σ′ = s σ, so any scorelab grid for a model that samples with shift s is the
+    shift-1 grid times s."""
+    if not (math.isfinite(shift) and shift > 0):
+        raise ValueError(f"shift must be finite and > 0, got {shift}")
+    tt = _as_array(t)
+    _check("t", tt, low=0.0, high=1.0, low_open=False, high_open=False)
+    return _ret(t, shift * tt / (1.0 + (shift - 1.0) * tt))
+
+
+def flux_time_shift(t: ArrayLike, mu: float, exponent: float = 1.0) -> ArrayLike:
+    """Flux's resolution-dependent shift t′ = e^μ/(e^μ + (1/t − 1)^exponent), t ∈ (0, 1]; with
+    exponent 1 it is :func:`flow_time_shift` with s = e^μ."""
+    if not (math.isfinite(mu) and math.isfinite(exponent) and exponent > 0):
+        raise ValueError(f"need finite mu and exponent > 0, got mu={mu}, exponent={exponent}")
+    tt = _as_array(t)
+    _check("t", tt, low=0.0, high=1.0, low_open=True, high_open=False)
+    return _ret(t, math.exp(mu) / (math.exp(mu) + (1.0 / tt - 1.0) ** exponent))
 
 
 # --- DDPM discrete β schedules ----------

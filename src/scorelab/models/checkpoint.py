@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..loss_curve import LossCurve
 from .edm import EDMDenoiser
+from .flow import FlowMatchingDenoiser
 from .networks import build_network
 
 __all__ = ["load_checkpoint", "save_checkpoint"]
@@ -18,7 +19,7 @@ FORMAT = "scorelab-edm-1"
 
 def save_checkpoint(
     path: str | Path,
-    model: EDMDenoiser,
+    model: EDMDenoiser | FlowMatchingDenoiser,
     *,
     arch: str,
     arch_options: dict,
@@ -36,6 +37,7 @@ def save_checkpoint(
         "arch_options": json.dumps(arch_options),
         "sample_shape": json.dumps(list(model.sample_shape)),
         "sigma_data": repr(model.sigma_data),
+        "parametrisation": "velocity" if isinstance(model, FlowMatchingDenoiser) else "x0",
         "info": json.dumps(info or {}),
     }
     if loss_curve is not None:
@@ -54,8 +56,10 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | Path) -> tuple[EDMDenoiser, dict]:
-    """``(denoiser, metadata)``; metadata has ``info`` and, when recorded, ``loss_curve`` (a
-    :class:`~scorelab.loss_curve.LossCurve`). The model is in eval mode."""
+    """``(denoiser, metadata)``; metadata has ``info``, ``parametrisation`` (``"x0"`` for EDM
+    models, ``"velocity"`` for flow-matching ones; both load as σ-space denoisers) and, when
+    recorded, ``loss_curve`` (a :class:`~scorelab.loss_curve.LossCurve`). The model is in eval
+    mode."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -75,8 +79,16 @@ def load_checkpoint(path: str | Path) -> tuple[EDMDenoiser, dict]:
         net.load_state_dict(load_file(str(path)))
     except (KeyError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: checkpoint is damaged or incomplete ({err})") from None
-    model = EDMDenoiser(net, shape, float(meta["sigma_data"])).eval()
-    out: dict = {"info": json.loads(meta["info"]), "arch": meta["arch"]}
+    parametrisation = meta.get("parametrisation", "x0")
+    if parametrisation not in ("x0", "velocity"):
+        raise ValueError(f"{path}: unknown parametrisation {parametrisation!r}")
+    kind = FlowMatchingDenoiser if parametrisation == "velocity" else EDMDenoiser
+    model = kind(net, shape, float(meta["sigma_data"])).eval()
+    out: dict = {
+        "info": json.loads(meta["info"]),
+        "arch": meta["arch"],
+        "parametrisation": parametrisation,
+    }
     if "loss_curve" in meta:
         out["loss_curve"] = LossCurve.from_dict(json.loads(meta["loss_curve"]))
     return model, out

@@ -9,6 +9,12 @@ log σ, over the last ``1 − record_from`` of the steps) covers it: that curve 
 Loss-Adaptive Schedule (``las.md`` §4). The EMA of the weights (``torch.optim.swa_utils``) is the
 model that is saved and sampled.
 
+``objective="flow"`` trains a flow-matching (rectified-flow) model instead, the way SD3-style
+models are trained: x_t = (1 − t) x0 + t ε, loss E‖v̂(x_t, t) − (ε − x0)‖²/d, t logit-normal.
+Since logit t = ln σ, SD3's logit-normal(0, 1) is EDM's log-normal with (P_mean, P_std) = (0, 1),
+the defaults for that objective; the same log-uniform fraction covers every level. The recorded
+curve is still the x0-MSE, t²‖v̂ − v‖² (:mod:`.flow`).
+
 Long runs survive: the output path is checked before the first step, the whole training state
 (weights, EMA, optimizer, learning-rate schedule, random generator, loss accumulators) is written
 atomically to ``OUT.state.pt`` every ``save_every_s`` seconds and on Ctrl-C, and ``resume=True``
@@ -35,17 +41,20 @@ from ..data import DATASETS, load_dataset
 from ..loss_curve import LossCurve
 from .checkpoint import save_checkpoint
 from .edm import EDMDenoiser, edm_loss_weight
+from .flow import FlowMatchingDenoiser
 from .networks import ARCHITECTURES, build_network
 
-__all__ = ["TrainConfig", "TrainResult", "check_output_path", "state_path", "train"]
+__all__ = ["OBJECTIVES", "TrainConfig", "TrainResult", "check_output_path", "state_path", "train"]
 
 IMAGE_DATA = ("digits", "fashion")
+OBJECTIVES = ("edm", "flow")
 
 
 @dataclass
 class TrainConfig:
     data: str = "digits"  # a name of DATASETS or a path to a .npy image array
     data_dir: str | None = None  # folder of Fashion-MNIST's idx files (default: Debian's)
+    objective: str = "edm"  # "edm" (x0 with EDM preconditioning) or "flow" (velocity)
     arch: str | None = None  # default: unet for images, mlp for 2-D toys
     arch_options: dict = field(default_factory=dict)
     steps: int = 6000
@@ -81,8 +90,9 @@ class TrainConfig:
 
     @classmethod
     def fashion(cls, **overrides) -> TrainConfig:
-        """The shipped Fashion-MNIST model: a 3-level U-Net (28 → 14 → 7, widths 16/32/32, 263 k
-        parameters) sized to train in about an hour on one CPU thread (0.42 s a step)."""
+        """The shipped Fashion-MNIST models: a 3-level U-Net (28 → 14 → 7, widths 16/32/32, 263 k
+        parameters) sized to train in about an hour on one CPU thread (0.42 s a step);
+        ``objective="flow"`` gives the flow-matching twin (same network, steps and batch)."""
         base = dict(
             data="fashion",
             arch_options={"widths": [16, 32, 32]},
@@ -92,6 +102,8 @@ class TrainConfig:
             warmup=200,
             ema_decay=0.999,
         )
+        if overrides.get("objective") == "flow":
+            base.update(p_mean=0.0, p_std=1.0)
         base.update(overrides)
         return cls(**base)
 
@@ -104,6 +116,8 @@ class TrainConfig:
             raise ValueError(
                 f"unknown data set {self.data!r}; expected one of {DATASETS} or a .npy file"
             )
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; expected one of {OBJECTIVES}")
         if self.resolved_arch() not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.arch!r}; expected {ARCHITECTURES}")
         check_positive_int("steps", self.steps)
@@ -218,7 +232,8 @@ def train(
     shape = tuple(data.shape[1:])
     sigma_data = float(data.std())
     arch = cfg.resolved_arch()
-    model = EDMDenoiser(build_network(arch, shape, **cfg.arch_options), shape, sigma_data)
+    kind = FlowMatchingDenoiser if cfg.objective == "flow" else EDMDenoiser
+    model = kind(build_network(arch, shape, **cfg.arch_options), shape, sigma_data)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / (cfg.warmup + 1)))
@@ -275,7 +290,7 @@ def train(
             )
             for step in range(first_step, last_step):
                 sigma, sq = _train_step(cfg, step, data, model, ema, opt, sched, gen, sigma_data)
-                losses[step] = float(_weighted_loss(sq, sigma, sigma_data, data))
+                losses[step] = float(_weighted_loss(cfg, sq, sigma, sigma_data, data))
                 if step >= record_start:
                     _record(edges, cfg.loss_bins, acc, acc_logsig, sigma, sq)
                 now = time.perf_counter()
@@ -325,9 +340,14 @@ def train(
     return TrainResult(final, losses, curve, seconds, path)
 
 
-def _weighted_loss(sq: torch.Tensor, sigma: torch.Tensor, sigma_data: float, data) -> torch.Tensor:
-    """EDM's weighted loss per coordinate from the per-sample summed x0 errors ``sq``."""
-    return (edm_loss_weight(sigma, sigma_data) * sq).mean() / math.prod(data.shape[1:])
+def _weighted_loss(cfg, sq: torch.Tensor, sigma: torch.Tensor, sigma_data: float, data):
+    """The training loss per coordinate from the per-sample summed x0 errors ``sq``: EDM's
+    λ(σ)‖x̂0 − x0‖², or for flow matching ‖v̂ − v‖² = ‖x̂0 − x0‖²/t² with t = σ/(1 + σ)."""
+    if cfg.objective == "flow":
+        weight = ((1.0 + sigma) / sigma) ** 2
+    else:
+        weight = edm_loss_weight(sigma, sigma_data)
+    return (weight * sq).mean() / math.prod(data.shape[1:])
 
 
 def _train_step(cfg, step, data, model, ema, opt, sched, gen, sigma_data):
@@ -337,9 +357,15 @@ def _train_step(cfg, step, data, model, ema, opt, sched, gen, sigma_data):
     sigma = _sample_sigma(cfg, cfg.batch_size, gen)
     noise = torch.randn(x0.shape, generator=gen)
     s = sigma.reshape(-1, *([1] * len(shape)))
-    denoised = model(x0 + s * noise, sigma)
-    sq = (denoised - x0).square().flatten(1).sum(1)  # per-sample x0-MSE (sum over coords)
-    loss = _weighted_loss(sq, sigma, sigma_data, data)
+    if cfg.objective == "flow":
+        t = s / (1 + s)
+        v_err = model.velocity((1 - t) * x0 + t * noise, sigma / (1 + sigma)) - (noise - x0)
+        loss = v_err.square().mean()
+        sq = (t * v_err).square().flatten(1).sum(1)  # x0 error = t (v − v̂)
+    else:
+        denoised = model(x0 + s * noise, sigma)
+        sq = (denoised - x0).square().flatten(1).sum(1)  # per-sample x0-MSE (sum over coords)
+        loss = _weighted_loss(cfg, sq, sigma, sigma_data, data)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -43,6 +43,7 @@ from .information import (
 )
 from .las import las_dp, las_objective, las_schedule, oracle_las
 from .recommend import RECOMMENDED, recommended_schedule
+from .schedule import Schedule
 from .surrogate import gaussian_step_schedule
 
 
@@ -119,6 +120,7 @@ __all__ = [
     "LOSS_SCHEDULES",
     "RECOMMENDED",
     "SCHEDULES",
+    "Schedule",
     "align_your_steps",
     "append_zero",
     "ays_klub",

@@ -43,8 +43,16 @@ def load_schedule(path: str | Path) -> tuple[torch.Tensor, dict]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path} is not a scorelab schedule (format field {got!r})")
-    s = torch.tensor(data["sigmas"], dtype=torch.float64)
-    return check_sigmas(s), data.get("metadata", {})
+    if "sigmas" not in data:
+        raise ValueError(f"{path} has no 'sigmas' list")
+    try:
+        s = torch.tensor(data["sigmas"], dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{path}: 'sigmas' must be a list of numbers") from None
+    try:
+        return check_sigmas(s), data.get("metadata", {})
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def to_k_diffusion(
