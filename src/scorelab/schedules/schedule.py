@@ -116,7 +116,7 @@ class Schedule:
         for 6 significant digits of the smallest level."""
         lv = self.levels
         if digits is None:
-            digits = max(6, 6 - int(math.floor(math.log10(float(lv.min())))))
+            digits = max(6, 6 - math.floor(math.log10(float(lv.min()))))
         return ", ".join([f"{v:.{digits}f}" for v in lv] + ["0"])
 
     def to_flow(self, shift: float = 1.0) -> np.ndarray:
