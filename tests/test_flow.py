@@ -111,3 +111,35 @@ def test_every_linear_sampler_has_the_same_exact_law_through_the_flow_adapter(na
     direct = gaussian_output_kl(spec, target, sigmas, **options)
     flow = gaussian_output_kl(through_flow, target, sigmas, **options)
     assert abs(direct - flow) <= 1e-10 + 1e-8 * direct
+
+
+def test_a_model_of_the_other_parametrisation_is_a_one_line_error(tmp_path):
+    from scorelab.compat.models import DiffusersModelDenoiser
+    from scorelab.models import EDMDenoiser, FlowMatchingDenoiser, MLPNet
+
+    edm = EDMDenoiser(MLPNet(2, hidden=8, depth=1), (2,), 0.5)
+    with pytest.raises(ValueError, match="x0 \\(denoiser\\) model, not a velocity model"):
+        VelocityDenoiser(edm)
+    flow = FlowMatchingDenoiser(MLPNet(2, hidden=8, depth=1), (2,), 0.5)
+    with pytest.raises(ValueError, match="already is a σ-space denoiser"):
+        VelocityDenoiser(flow)
+    VelocityDenoiser(flow.velocity)  # the velocity method is the right thing to wrap
+    config = {"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0}
+    with pytest.raises(ValueError, match="flow-matching \\(velocity\\) model"):
+        DiffusersModelDenoiser(lambda x, t: x, config)
+
+
+def test_trained_flow_checkpoint_loads_as_a_velocity_model_and_samples(tmp_path):
+    from scorelab.models import FlowMatchingDenoiser, TrainConfig, load_checkpoint, train
+
+    cfg = TrainConfig.tiny("moons", objective="flow", steps=60)
+    result = train(cfg, tmp_path / "flow.safetensors")
+    model, meta = load_checkpoint(result.checkpoint)
+    assert isinstance(model, FlowMatchingDenoiser) and meta["parametrisation"] == "velocity"
+    x = torch.randn(8, 2)
+    # the σ-space output and the velocity are the same model under x̂0 = x_t − t v̂
+    t = 0.3
+    x0 = model(x / (1 - t), t / (1 - t))
+    assert torch.allclose(x0, x - t * model.velocity(x, t), atol=1e-5)
+    out = SAMPLERS["dpmpp_2m"](model, 80.0 * x, torch.tensor([80.0, 5.0, 0.5, 0.05, 0.0]))
+    assert torch.isfinite(out).all()

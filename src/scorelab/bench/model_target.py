@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..compat.models import diffusers_model_parts, load_diffusers_model
 from ..metrics import METRICS, Metric
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "DigitsModelTarget",
     "ModelTarget",
     "check_model_source",
-    "diffusers_parts",
     "is_model_target",
     "model_target",
     "model_target_name",
@@ -69,28 +69,12 @@ def parse_model_target(name: str) -> tuple[Path, str | None]:
     return Path(path), data or None
 
 
-def diffusers_parts(folder: Path) -> tuple[Path, Path]:
-    """``(UNet folder, scheduler config file)`` of a diffusers model folder, or a one-line
-    ValueError saying what is missing."""
-    layouts = (
-        (folder / "unet", folder / "scheduler" / "scheduler_config.json"),
-        (folder, folder / "scheduler_config.json"),
-    )
-    for unet, scheduler in layouts:
-        if (unet / "config.json").is_file() and scheduler.is_file():
-            return unet, scheduler
-    raise ValueError(
-        f"{folder} is not a diffusers model folder: expected unet/ and scheduler/ (a saved "
-        "pipeline) or config.json with scheduler_config.json"
-    )
-
-
 def check_model_source(name: str) -> None:
     """Raise a one-line error when a model target's files are missing or its data is not given
     (checked when a suite is loaded, before any cell runs)."""
     path, data = parse_model_target(name)
     if path.is_dir():
-        diffusers_parts(path)
+        diffusers_model_parts(path)
         if data is None:
             raise ValueError(
                 f"diffusers model {path}: say which data it is scored against "
@@ -151,10 +135,10 @@ class ModelTarget:
     def sigma_range(self) -> tuple[float, float] | None:
         """The σ range the denoiser accepts, where it is limited (a diffusers model: its training
         table, narrowed by 1e-4 so float32 grids stay inside); None for checkpoints."""
-        table = getattr(self.denoiser, "sigma_table", None)
-        if table is None:
+        lo, hi = (getattr(self.denoiser, k, None) for k in ("sigma_min", "sigma_max"))
+        if lo is None or hi is None:
             return None
-        return float(table[0]) * (1 + 1e-4), float(table[-1]) * (1 - 1e-4)
+        return float(lo) * (1 + 1e-4), float(hi) * (1 - 1e-4)
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         with torch.no_grad():
@@ -180,28 +164,6 @@ class DigitsModelTarget(ModelTarget):
     """A :class:`ModelTarget` trained on the digits (its metric is the digits FD)."""
 
 
-def _diffusers_denoiser(folder: Path):
-    """(denoiser, event shape) of a diffusers model folder."""
-    try:
-        from diffusers import UNet2DModel
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("a diffusers model needs diffusers (pip install diffusers)") from err
-    import json
-
-    from ..compat.models import DiffusersModelDenoiser
-
-    unet_dir, scheduler_file = diffusers_parts(folder)
-    try:
-        unet = UNet2DModel.from_pretrained(unet_dir).eval()
-        config = json.loads(scheduler_file.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"cannot load the diffusers model in {folder}: {err}") from err
-    size = unet.config.sample_size
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    shape = (unet.config.in_channels, *size)
-    return DiffusersModelDenoiser(unet, config, sample_shape=shape), shape
-
-
 def model_target(name: str) -> ModelTarget:
     """The target ``model:PATH`` (a scorelab checkpoint) or ``model:DIR#data=DATA`` (a
     diffusers folder): loaded once, as a :class:`DigitsModelTarget` for digits models (so the
@@ -211,7 +173,7 @@ def model_target(name: str) -> ModelTarget:
     check_model_source(name)
     path, data = parse_model_target(name)
     if path.is_dir():
-        denoiser, shape = _diffusers_denoiser(path)
+        denoiser, shape = load_diffusers_model(path)
         curve = None
     else:
         denoiser, meta = load_checkpoint(path)

@@ -11,6 +11,10 @@
 * :class:`KDiffusionDenoiser` — a k-diffusion-style ``model(x, sigma, **extra_args)`` (already a
   σ-space denoiser), with scorelab's input checks, σ broadcast to the batch and fixed extra
   arguments (e.g. class labels).
+* :func:`load_diffusers_model` — a diffusers model folder (``unet/`` + ``scheduler/``, or
+  ``config.json`` + ``scheduler_config.json``) as a denoiser: a DDPM-type scheduler gives a
+  :class:`DiffusersModelDenoiser`, a ``FlowMatch*`` scheduler a flow-matching velocity model
+  (:class:`scorelab.models.VelocityDenoiser`, model time 1000·t).
 * :func:`scheduled_pipeline` — a diffusers ``DiffusionPipeline`` (UNet + scheduler) whose
   call takes ``timesteps=`` or ``sigmas=`` (the output of
   :func:`scorelab.schedules.to_diffusers`), so an exported LAS schedule runs in diffusers itself.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +36,9 @@ __all__ = [
     "PREDICTION_TYPES",
     "DiffusersModelDenoiser",
     "KDiffusionDenoiser",
+    "diffusers_model_parts",
+    "is_flow_scheduler_config",
+    "load_diffusers_model",
     "scheduled_pipeline",
 ]
 
@@ -51,6 +59,12 @@ class DiffusersModelDenoiser:
         sample_shape: tuple[int, ...] | None = None,
     ) -> None:
         config = dict(getattr(scheduler_config, "config", scheduler_config))
+        if is_flow_scheduler_config(config):
+            raise ValueError(
+                f"this model's scheduler is {config.get('_class_name')}: a flow-matching "
+                "(velocity) model, not an x0/ε/v DDPM model; load it with "
+                "scorelab.compat.load_diffusers_model or scorelab.models.VelocityDenoiser"
+            )
         kind = prediction_type or config.get("prediction_type", "epsilon")
         if kind not in PREDICTION_TYPES:
             raise ValueError(
@@ -102,6 +116,64 @@ class DiffusersModelDenoiser:
         else:
             x0 = out
         return x0.reshape(x.shape)
+
+
+def is_flow_scheduler_config(config) -> bool:
+    """Whether a diffusers scheduler config describes a flow-matching model."""
+    config = dict(getattr(config, "config", config))
+    name = str(config.get("_class_name", ""))
+    return name.startswith("FlowMatch") or bool(config.get("use_flow_sigmas"))
+
+
+def diffusers_model_parts(folder: Path) -> tuple[Path, Path]:
+    """``(UNet folder, scheduler config file)`` of a diffusers model folder, or a one-line
+    ValueError saying what is missing."""
+    folder = Path(folder)
+    layouts = (
+        (folder / "unet", folder / "scheduler" / "scheduler_config.json"),
+        (folder, folder / "scheduler_config.json"),
+    )
+    for unet, scheduler in layouts:
+        if (unet / "config.json").is_file() and scheduler.is_file():
+            return unet, scheduler
+    raise ValueError(
+        f"{folder} is not a diffusers model folder: expected unet/ and scheduler/ (a saved "
+        "pipeline) or config.json with scheduler_config.json"
+    )
+
+
+#: σ range used for flow-matching models, whose time runs over all of (0, 1): t ∈ [1e-3, 0.999]
+FLOW_SIGMA_RANGE = (1e-3 / (1 - 1e-3), 0.999 / (1 - 0.999))
+
+
+def load_diffusers_model(folder: str | Path):
+    """``(denoiser, sample shape)`` of a diffusers ``UNet2DModel`` folder (module docstring).
+    The denoiser has ``sigma_min``/``sigma_max``: the DDPM model's training table, or
+    :data:`FLOW_SIGMA_RANGE` for a flow model."""
+    import json
+
+    try:
+        from diffusers import UNet2DModel
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("a diffusers model needs diffusers (pip install diffusers)") from err
+    from ..models.flow import VelocityDenoiser
+
+    folder = Path(folder)
+    unet_dir, scheduler_file = diffusers_model_parts(folder)
+    try:
+        unet = UNet2DModel.from_pretrained(unet_dir).eval()
+        config = json.loads(scheduler_file.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot load the diffusers model in {folder}: {err}") from err
+    size = unet.config.sample_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    shape = (unet.config.in_channels, *size)
+    if is_flow_scheduler_config(config):
+        scale = float(config.get("num_train_timesteps", 1000))
+        denoiser = VelocityDenoiser(torch.no_grad()(unet), sample_shape=shape, t_scale=scale)
+        denoiser.sigma_min, denoiser.sigma_max = FLOW_SIGMA_RANGE
+        return denoiser, shape
+    return DiffusersModelDenoiser(unet, config, sample_shape=shape), shape
 
 
 class KDiffusionDenoiser:

@@ -33,6 +33,8 @@ class EDMDenoiser(nn.Module):
     shape and dtype (the network runs in its own dtype, float32 by default). ``sigma`` is a scalar
     or a (B,) tensor, > 0."""
 
+    parametrisation = "x0"
+
     def __init__(self, net: nn.Module, sample_shape: tuple[int, ...], sigma_data: float) -> None:
         super().__init__()
         if not (sigma_data > 0 and math.isfinite(sigma_data)):

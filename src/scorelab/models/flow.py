@@ -57,6 +57,17 @@ class VelocityDenoiser:
     ) -> None:
         if not callable(velocity):
             raise TypeError(f"velocity must be callable, got {type(velocity).__name__}")
+        kind = getattr(velocity, "parametrisation", None)
+        if kind == "x0":
+            raise ValueError(
+                f"{type(velocity).__name__} is an x0 (denoiser) model, not a velocity model; "
+                "use it as a denoiser directly"
+            )
+        if isinstance(velocity, FlowMatchingDenoiser):
+            raise ValueError(
+                "a FlowMatchingDenoiser already is a σ-space denoiser; pass it directly (or "
+                "its .velocity method here)"
+            )
         if not (math.isfinite(t_scale) and t_scale > 0):
             raise ValueError(f"t_scale must be finite and > 0, got {t_scale}")
         self.velocity = velocity
