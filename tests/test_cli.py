@@ -25,7 +25,16 @@ def test_schedule_table_json_and_exports(tmp_path):
         app, ["schedule", "karras", "-k", "4", "--sigma-min", "0.02", "--format", "diffusers"]
     )
     assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["sigmas"][-1] == 0 and len(json.loads(r.output)["sigmas"]) == 6
+    args = ["schedule", "karras", "-k", "4", "--sigma-min", "0.02", "--format", "diffusers"]
+    r = runner.invoke(app, [*args, "--scheduler", "DPMSolverMultistepScheduler"])
+    assert r.exit_code == 0, r.output
     assert len(json.loads(r.output)["timesteps"]) == 5
+    r = runner.invoke(app, ["schedule", "karras", "-k", "4", "--format", "comfyui"])
+    assert r.exit_code == 0 and r.output.strip().endswith(", 0") and "e-" not in r.output
+    r = runner.invoke(app, ["schedule", "karras", "-k", "4", "--format", "flow", "--shift", "3"])
+    flow = json.loads(r.output)
+    assert flow["shift"] == 3 and len(flow["sigmas"]) == 5 and 0 < min(flow["sigmas"])
     out = tmp_path / "s.json"
     r = runner.invoke(
         app, ["schedule", "cosine", "-k", "6", "--output", str(out), "--target", "gaussian-16"]

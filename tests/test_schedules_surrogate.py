@@ -213,7 +213,8 @@ def test_optimize_command_exports_and_errors():
     out = json.loads(r.stdout)  # progress lines go to stderr
     assert out["steps"] == 7 and out["sigmas"][-1] == 0
     assert out["proxy_error"] <= min(out["proxy_scores"].values()) + 1e-15
-    r = runner.invoke(app, [*base, "--sampler", "dpmpp_2m", "--nfe", "8", "--format", "diffusers"])
+    export = ["--format", "diffusers", "--scheduler", "DPMSolverMultistepScheduler"]
+    r = runner.invoke(app, [*base, "--sampler", "dpmpp_2m", "--nfe", "8", *export])
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.stdout)["timesteps"]) >= 7
     r = runner.invoke(app, [*base, "--nfe", "8"])

@@ -275,6 +275,32 @@ def _log_line(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
+EXPORT_FORMATS = ("table", "json", "k-diffusion", "diffusers", "comfyui", "flow")
+
+
+def _export(sched, fmt: str, scheduler: str, beta_schedule: str, shift: float) -> str:
+    """A schedule in one of the tool formats (:class:`scorelab.schedules.Schedule`)."""
+    import json
+
+    if fmt == "k-diffusion":
+        return json.dumps(sched.to_k_diffusion(dtype=torch.float64).tolist())
+    if fmt == "comfyui":
+        return sched.to_comfyui()
+    if fmt == "flow":
+        return json.dumps({"sigmas": sched.to_flow(shift).tolist(), "shift": shift})
+    try:
+        import diffusers
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ValueError("--format diffusers needs diffusers (pip install diffusers)") from err
+    cls = getattr(diffusers, scheduler, None)
+    if cls is None or not scheduler.endswith("Scheduler"):
+        raise ValueError(f"unknown diffusers scheduler {scheduler!r}")
+    flow = scheduler.startswith("FlowMatch")
+    made = cls(shift=shift) if flow else cls(beta_schedule=beta_schedule)
+    kwargs = sched.to_diffusers(made)
+    return json.dumps({k: getattr(v, "tolist", lambda v=v: v)() for k, v in kwargs.items()})
+
+
 @app.command()
 def schedule(
     name: str = typer.Argument(
@@ -309,11 +335,20 @@ def schedule(
     candidates: int = typer.Option(
         1000, min=2, help="loss schedules: candidate levels (optimize keeps each one's default)"
     ),
-    fmt: str = typer.Option("table", "--format", help="table | json | k-diffusion | diffusers"),
+    fmt: str = typer.Option(
+        "table", "--format", help="table | json | k-diffusion | diffusers | comfyui | flow"
+    ),
+    scheduler: str = typer.Option(
+        "EulerDiscreteScheduler",
+        help="--format diffusers: the diffusers scheduler class the arguments are for",
+    ),
     beta_schedule: str = typer.Option(
         "linear",
         help="--format diffusers: the DDPM β schedule of the target model (linear, "
         "scaled_linear, squaredcos_cap_v2); the σ range defaults to its own",
+    ),
+    shift: float = typer.Option(
+        1.0, min=1e-6, help="--format flow / FlowMatch schedulers: the shift they apply"
     ),
     output: str = typer.Option(None, help="write the schedule to this file (JSON)"),
     list_: bool = typer.Option(False, "--list", help="list schedule names and exit"),
@@ -336,12 +371,10 @@ def schedule(
         SCHEDULES,
         get_schedule,
         save_schedule,
-        to_diffusers,
-        to_k_diffusion,
     )
 
-    if fmt not in ("table", "json", "k-diffusion", "diffusers"):
-        _fail(f"unknown format {fmt!r}; expected table, json, k-diffusion or diffusers")
+    if fmt not in EXPORT_FORMATS:
+        _fail(f"unknown format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     if list_:
         console.print(
             ", ".join([*SCHEDULES, *LOSS_SCHEDULES, "ays-opt", "optimize"])
@@ -358,7 +391,7 @@ def schedule(
             from .targets import get_target
 
             tgt = get_target(target)
-        if fmt == "diffusers":
+        if fmt == "diffusers" and not scheduler.startswith("FlowMatch"):
             from .processes import ddpm_betas, ddpm_sigmas
 
             # the grid must lie in the discrete model's σ range to map onto its timesteps
@@ -444,14 +477,15 @@ def schedule(
         console.print(f"wrote {output}")
     if fmt == "json":
         print(json.dumps({"sigmas": sigmas.tolist(), **meta}))
-    elif fmt == "k-diffusion":
-        print(json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist()))
-    elif fmt == "diffusers":
+    elif fmt != "table":
+        from .schedules import Schedule
+
         try:
-            print(json.dumps(to_diffusers(sigmas, beta_schedule=beta_schedule)))
-        except ValueError as err:
+            sched = Schedule(sigmas.double().numpy(), sampler=sampler, nfe=nfe, name=name)
+            print(_export(sched, fmt, scheduler, beta_schedule, shift))
+        except (ValueError, TypeError) as err:
             _fail(str(err))
-    elif fmt == "table":
+    else:
         table = Table(title=f"{name} schedule, K = {steps}")
         for col in ("i", "σ", "log-SNR λ"):
             table.add_column(col, justify="right")

@@ -178,7 +178,8 @@ class Schedule:
         table = self._table(scheduler, type(scheduler).__name__)
         levels = self.levels
         self._check_in_table(scheduler, type(scheduler).__name__)
-        t = np.floor(processes.sigma_to_timestep(levels, table) + 0.5).astype(np.int64)
+        inside = np.clip(levels, table[0], table[-1])  # within the 1e-4 float32 slack
+        t = np.floor(processes.sigma_to_timestep(inside, table) + 0.5).astype(np.int64)
         if np.any(np.diff(t) >= 0):
             i = int(np.flatnonzero(np.diff(t) >= 0)[0])
             raise ValueError(
@@ -199,11 +200,14 @@ class Schedule:
     def _check_in_table(self, scheduler, kind: str) -> None:
         table = self._table(scheduler, kind)
         lv = self.levels
-        bad = lv[(lv < table[0] * (1 - 1e-6)) | (lv > table[-1] * (1 + 1e-6))]
+        # diffusers keeps ᾱ in float32: its table ends are known to ~1e-6, allow 1e-4
+        bad = lv[(lv < table[0] * (1 - 1e-4)) | (lv > table[-1] * (1 + 1e-4))]
         if bad.size:
+            beta = _config(scheduler).get("beta_schedule", "?")
             raise ValueError(
-                f"levels {bad[:3].tolist()} lie outside {kind}'s trained range "
-                f"[{table[0]:.6g}, {table[-1]:.6g}]; build the schedule inside it"
+                f"levels {bad[:3].tolist()} lie outside the σ range [{table[0]:.6g}, "
+                f"{table[-1]:.6g}] of {kind} ({beta!r} β schedule); build the schedule inside it "
+                "(e.g. --sigma-min)"
             )
 
     def _to_diffusers_flow(self, scheduler, kind: str, cfg: dict, params: set[str]) -> dict:
