@@ -1,4 +1,9 @@
-"""The ``scorelab`` command line."""
+"""The ``scorelab`` command line.
+
+It starts at once: torch, SciPy, diffusers and the experiments are imported inside the commands
+that need them (``tests/test_cli_startup.py`` holds that), so ``--help`` costs only typer and
+rich. Names of samplers, schedules, targets and experiments come from ``scorelab list``.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,15 @@ import os
 import sys
 import time
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ._smoke import smoke, smoke_scaled
-from .experiments import EXPERIMENTS
-from .samplers import SAMPLERS
-from .schedules import LOSS_SCHEDULES, SCHEDULES
-from .targets import PRESETS
 
 app = typer.Typer(help="scorelab: fast, measurable diffusion sampling.", no_args_is_help=True)
 # the terminal's width (or $COLUMNS); 120 columns when piped, so tables stay readable in logs
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-TARGET_NAMES = ", ".join(sorted(PRESETS))
-SAMPLER_NAMES = ", ".join(SAMPLERS)
 
 
 @app.callback()
@@ -36,10 +34,12 @@ def demo(
     seed: int = typer.Option(0, help="random seed"),
     samplers: list[str] = typer.Option(
         ["euler", "heun", "dpmpp_2m", "ddpm", "li_sde", "accel_sde"],
-        help=f"samplers (repeatable): {SAMPLER_NAMES}",
+        help="samplers (repeatable; `scorelab list samplers`)",
     ),
 ) -> None:
     """Sample two exact targets with a few built-in samplers and print a metric table."""
+    import torch
+
     from .metrics import headline_metric
     from .oracles import CountingOracle
     from .samplers import SAMPLERS
@@ -282,6 +282,8 @@ def _export(sched, fmt: str, scheduler: str, beta_schedule: str, shift: float) -
     """A schedule in one of the tool formats (:class:`scorelab.schedules.Schedule`)."""
     import json
 
+    import torch
+
     if fmt == "k-diffusion":
         return json.dumps(sched.to_k_diffusion(dtype=torch.float64).tolist())
     if fmt == "comfyui":
@@ -305,9 +307,8 @@ def _export(sched, fmt: str, scheduler: str, beta_schedule: str, shift: float) -
 def schedule(
     name: str = typer.Argument(
         None,
-        help=f"schedule: {', '.join(SCHEDULES)}; from a loss curve: {', '.join(LOSS_SCHEDULES)}; "
-        "ays-opt (Align Your Steps optimised on --target/--model samples); optimize (the "
-        "recommended grid for --sampler within --nfe model calls)",
+        help="schedule name (`scorelab list schedules` says what each needs); optimize is the "
+        "recommended grid for --sampler within --nfe model calls",
     ),
     steps: int = typer.Option(10, "--steps", "-k", min=1, help="number of steps K"),
     sigma_min: float = typer.Option(None, help="smallest σ (default 0.002)"),
@@ -320,7 +321,7 @@ def schedule(
     target: str = typer.Option(
         None,
         help="built-in target: LAS uses its exact mmse (oracle-"
-        f"LAS); every schedule also reports its exact D. Targets: {TARGET_NAMES}",
+        "LAS); every schedule also reports its exact D (`scorelab list targets`)",
     ),
     model: str = typer.Option(
         None,
@@ -366,22 +367,14 @@ def schedule(
 
     import numpy as np
 
-    from .schedules import (
-        ALIASES,
-        SCHEDULES,
-        get_schedule,
-        save_schedule,
-    )
+    from .schedules import ALIASES, LOSS_SCHEDULES, get_schedule, save_schedule
 
     if fmt not in EXPORT_FORMATS:
         _fail(f"unknown format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     if list_:
-        console.print(
-            ", ".join([*SCHEDULES, *LOSS_SCHEDULES, "ays-opt", "optimize"])
-            + "  (aliases: "
-            + ", ".join(f"{a}={b}" for a, b in ALIASES.items())
-            + ")"
-        )
+        for row_name, function, needs in _schedule_rows():
+            console.print(f"{row_name}: {function} — needs {needs}")
+        console.print("aliases: " + ", ".join(f"{a}={b}" for a, b in ALIASES.items()))
         return
     if name is None:
         _fail("give a schedule name (scorelab schedule --list shows them)")
@@ -508,7 +501,7 @@ def schedule(
 
 @app.command("loss-curve")
 def loss_curve_cmd(
-    target: str = typer.Option("atoms64-r8", help=f"built-in target: {TARGET_NAMES}"),
+    target: str = typer.Option("atoms64-r8", help="built-in target (`scorelab list targets`)"),
     output: str = typer.Option(..., help="output file (JSON; missing folders are created)"),
     levels: int = typer.Option(100, min=2, help="number of noise levels (log-uniform)"),
     samples: int = typer.Option(1024, min=2, help="samples per level"),
@@ -570,6 +563,8 @@ def train(
     carries the recorded per-level loss curve.
 
     ``--data fashion`` trains the shipped Fashion-MNIST models' configuration."""
+    import torch
+
     from .models import TrainConfig
     from .models import train as run_training
 
@@ -623,7 +618,7 @@ def train(
 
 @app.command()
 def experiment(
-    name: str = typer.Argument(..., help=" | ".join(EXPERIMENTS)),
+    name: str = typer.Argument(..., help="experiment (`scorelab list experiments`)"),
     fast: bool = typer.Option(False, help="CI-sized configuration (minutes)"),
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file"),
     out: str = typer.Option("scorelab-experiments", help="output folder (JSON rows, figure)"),
@@ -647,6 +642,78 @@ def experiment(
         table.add_row(*row)
     console.print(table)
     console.print(f"rows -> {db} (table experiment_{name.replace('-', '_')}), figure -> {folder}")
+
+
+LISTS = ("samplers", "schedules", "targets", "experiments")
+
+
+def _public_name(fn) -> str:
+    """The public function a registry entry calls (wrappers name it in ``__wrapped__``)."""
+    return getattr(getattr(fn, "__wrapped__", fn), "__name__", "?")
+
+
+def _schedule_rows() -> list[tuple[str, str, str]]:
+    """(name, Python function, what it needs) for every schedule the CLI builds: the one table
+    that maps registry keys to functions."""
+    from .schedules import LOSS_SCHEDULES, SCHEDULES
+
+    rows = [(k, f"schedules.{_public_name(v)}", "nothing") for k, v in SCHEDULES.items()]
+    rows += [
+        (
+            k,
+            f"schedules.{_public_name(v)}",
+            "a loss curve (--loss-curve | --model | --target)",
+        )
+        for k, v in LOSS_SCHEDULES.items()
+    ]
+    rows += [
+        ("ays-opt", "schedules.optimize_ays", "data samples (--model | --target)"),
+        (
+            "optimize",
+            "scorelab.optimize_schedule",
+            "--sampler and --nfe; a model, target or loss curve",
+        ),
+    ]
+    return rows
+
+
+@app.command("list")
+def list_names(
+    what: str = typer.Argument("schedules", help=" | ".join(LISTS)),
+) -> None:
+    """List the samplers, schedules (with what each needs), targets or experiments."""
+    if what not in LISTS:
+        _fail(f"unknown list {what!r}; expected one of {', '.join(LISTS)}")
+    table = Table(title=what)
+    if what == "schedules":
+        for col in ("name", "function", "needs"):
+            table.add_column(col)
+        for row in _schedule_rows():
+            table.add_row(*row)
+    elif what == "samplers":
+        from .samplers import SAMPLERS
+
+        for col in ("name", "function", "order", "kind", "source"):
+            table.add_column(col)
+        for name, spec in SAMPLERS.items():
+            kind = "SDE" if spec.stochastic else "ODE"
+            table.add_row(name, spec.fn.__name__, f"{spec.order:g}", kind, spec.reference)
+    elif what == "targets":
+        from .targets import PRESETS, get_target
+
+        for col in ("name", "dimension", "law"):
+            table.add_column(col)
+        for name in sorted(PRESETS):
+            target = get_target(name)
+            table.add_row(name, str(target.dim), type(target).__name__)
+    else:
+        from .experiments import EXPERIMENTS
+
+        for col in ("name", "claim"):
+            table.add_column(col)
+        for name, exp in EXPERIMENTS.items():
+            table.add_row(name, exp.claim)
+    console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,6 +54,7 @@ def _respaced(spacing: str) -> Callable[..., torch.Tensor]:
         return ddpm_respaced(steps, spacing=spacing, **kw)
 
     build.__doc__ = f"DDPM respacing with spacing={spacing!r} (see :func:`ddpm_respaced`)."
+    build.__wrapped__ = ddpm_respaced  # type: ignore[attr-defined]
     return build
 
 
@@ -63,10 +64,16 @@ def _theory(steps: int, sigma_min=None, sigma_max=None, **kw) -> torch.Tensor:
     return theory_learning_rate(steps, **kw)
 
 
+_theory.__wrapped__ = theory_learning_rate  # type: ignore[attr-defined]
+
+
 def _ays(steps: int, sigma_min=None, sigma_max=None, **kw) -> torch.Tensor:
     if sigma_min is not None or sigma_max is not None:
         raise ValueError("align-your-steps takes its endpoints from the reference sigmas")
     return align_your_steps(steps, **kw)
+
+
+_ays.__wrapped__ = align_your_steps  # type: ignore[attr-defined]
 
 
 #: name -> function(steps, sigma_min, sigma_max, **options) returning a decreasing σ grid
