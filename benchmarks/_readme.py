@@ -1,5 +1,6 @@
-"""Replace a generated block of README.md: the text between ``<!-- NAME:start ... -->`` and
-``<!-- NAME:end -->`` (shared by the benchmark scripts that write README tables)."""
+"""Replace a generated block: the text between ``<!-- NAME:start ... -->`` and
+``<!-- NAME:end -->`` in README.md or the docs page that holds those markers (shared by the
+benchmark scripts that write result tables; most blocks live in ``docs/results/*.md``)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,25 @@ from pathlib import Path
 
 import numpy as np
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 
 
-def write_readme_block(name: str, body: str, how: str, path: Path = README) -> None:
-    """Put ``body`` between the NAME markers of ``path`` (default README.md); ``how`` (the
-    command, run facts) goes in the start marker. Exits with an error when the markers are
-    missing."""
+def block_page(name: str, root: Path = ROOT) -> Path:
+    """The one page (README.md or docs/**/*.md) that holds the NAME markers."""
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    found = [p for p in pages if p.is_file() and f"<!-- {name}:start" in p.read_text()]
+    if len(found) != 1:
+        where = ", ".join(str(p.relative_to(root)) for p in found) or "no page"
+        raise SystemExit(f"the {name} markers must be in exactly one page; found in {where}")
+    return found[0]
+
+
+def write_readme_block(name: str, body: str, how: str, path: Path | None = None) -> None:
+    """Put ``body`` between the NAME markers of ``path`` (default: the page that has them,
+    :func:`block_page`); ``how`` (the command, run facts) goes in the start marker. Exits with an
+    error when the markers are missing."""
+    path = path or block_page(name)
     block = f"<!-- {name}:start ({how}) -->\n{body}\n<!-- {name}:end -->"
     pattern = rf"<!-- {re.escape(name)}:start.*?<!-- {re.escape(name)}:end -->"
     text, n = re.subn(pattern, lambda _: block, path.read_text(), flags=re.S)
