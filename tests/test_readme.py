@@ -92,7 +92,7 @@ def test_every_readme_command_runs(tmp_path):
     assert ran >= 10
 
 
-@pytest.mark.parametrize("block", readme_commands("python"), ids=lambda b: b.splitlines()[1][:40])
+@pytest.mark.parametrize("block", readme_commands("python"))
 def test_every_python_block_runs(tmp_path, block):
     env = _scratch(tmp_path)
     result = subprocess.run(
