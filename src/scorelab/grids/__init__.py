@@ -12,6 +12,7 @@ This package sits above ``samplers`` and ``schedules`` (it runs samplers on grid
 
 from .optimize import (
     CURVE_ONLY,
+    FLOW_STANDARD,
     FROM_CURVE,
     STANDARD,
     OptimizedGrid,
@@ -24,6 +25,7 @@ from .proxy import REFERENCE_SAMPLER, SurrogateProxy, TrajectoryProxy, fit_mixtu
 
 __all__ = [
     "CURVE_ONLY",
+    "FLOW_STANDARD",
     "FROM_CURVE",
     "REFERENCE_SAMPLER",
     "STANDARD",

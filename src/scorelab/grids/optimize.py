@@ -41,6 +41,9 @@ __all__ = [
 #: grids practitioners pick without scorelab (``kl-optimal`` is the same grid as ``cosine``;
 #: ``uniform-t`` joins when σ_max is inside the VP process' range)
 STANDARD = ("karras", "log-snr", "cosine", "beta", "uniform-t")
+#: what flow-matching users run (uniform flow time, shift 1 and SD3's 3): standard grids too when
+#: the model is a flow model
+FLOW_STANDARD = ("flow-t", "flow-t3")
 #: scorelab's grids built from a loss curve
 FROM_CURVE = ("info-las", "info-las-ms", "entropic", "gauss-step")
 #: the grid used when only a loss curve is at hand (no model to measure on): on the exact tables
@@ -70,7 +73,7 @@ class OptimizedGrid:
 
     @property
     def best_standard(self) -> tuple[str, float] | None:
-        std = {k: v for k, v in self.scores.items() if k in STANDARD}
+        std = {k: v for k, v in self.scores.items() if k in STANDARD + FLOW_STANDARD}
         if not std:
             return None
         name = min(std, key=std.get)
@@ -218,8 +221,13 @@ def optimize_grid(
         grid = torch.linspace(2.0, 1.0, steps + 1, dtype=torch.float64)
         cost = SAMPLERS[sampler].nfe(torch.cat([grid, grid.new_zeros(1)]) if final_zero else grid)
     say = progress or (lambda line: None)
+    names = candidates
+    if names is None and getattr(getattr(proxy, "denoiser", None), "parametrisation", "") == (
+        "velocity"
+    ):  # a flow model: what its users run is a standard grid too
+        names = STANDARD + FLOW_STANDARD + (FROM_CURVE if curve is not None else ())
     grids = candidate_grids(
-        steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=candidates
+        steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=names
     )
     if (
         proxy is not None

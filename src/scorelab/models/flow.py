@@ -130,7 +130,9 @@ class FlowMatchingDenoiser(nn.Module):
         param = next(self.net.parameters())
         b = x_t.shape[0]
         xin = x_t.reshape(b, *self.sample_shape).to(param.dtype)
-        tt = as_sigma(t, b, like=xin, name="t").clamp(1e-7, 1 - 1e-7)
+        # t = 1 (pure noise, where flow samplers start) is read as t = 1 − 1e-4 (σ = 1e4, the
+        # top of the shipped flow model's training range): the two differ by 1e-4 in x_t
+        tt = as_sigma(t, b, like=xin, name="t").clamp(1e-7, 1 - 1e-4)
         c_noise = torch.log(tt / (1 - tt)) / 4
         return self.net(xin, c_noise).reshape(x_t.shape).to(x_t.dtype)
 

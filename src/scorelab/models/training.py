@@ -102,8 +102,8 @@ class TrainConfig:
             warmup=200,
             ema_decay=0.999,
         )
-        if overrides.get("objective") == "flow":
-            base.update(p_mean=0.0, p_std=1.0)
+        if overrides.get("objective") == "flow":  # all of t ∈ (0, 1): σ_max = 1e4 is t = 0.9999
+            base.update(p_mean=0.0, p_std=1.0, sigma_max=1e4)
         base.update(overrides)
         return cls(**base)
 

@@ -26,6 +26,7 @@ from .heuristic import (
     cosine,
     ddpm_respaced,
     ddpm_respaced_timesteps,
+    flow_time,
     karras,
     kl_optimal,
     log_snr_uniform,
@@ -76,6 +77,14 @@ def _ays(steps: int, sigma_min=None, sigma_max=None, **kw) -> torch.Tensor:
 _ays.__wrapped__ = align_your_steps  # type: ignore[attr-defined]
 
 
+def _flow_time_shift3(steps: int, sigma_min=0.002, sigma_max=80.0, **kw) -> torch.Tensor:
+    """:func:`flow_time` with shift 3 (SD3's default)."""
+    return flow_time(steps, sigma_min, sigma_max, shift=3.0, **kw)
+
+
+_flow_time_shift3.__wrapped__ = flow_time  # type: ignore[attr-defined]
+
+
 #: name -> function(steps, sigma_min, sigma_max, **options) returning a decreasing σ grid
 SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
     "uniform-t": uniform_vp_time,
@@ -85,6 +94,8 @@ SCHEDULES: dict[str, Callable[..., torch.Tensor]] = {
     "log-snr": log_snr_uniform,
     "kl-optimal": kl_optimal,
     "beta": beta_schedule,
+    "flow-t": flow_time,
+    "flow-t3": _flow_time_shift3,
     "polyexponential": polyexponential,
     "ddpm-uniform": _respaced("uniform"),
     "ddpm-leading": _respaced("leading"),
@@ -137,6 +148,7 @@ __all__ = [
     "ddpm_respaced",
     "ddpm_respaced_timesteps",
     "entropic_schedule",
+    "flow_time",
     "gaussian_step_schedule",
     "get_schedule",
     "information_las_schedule",

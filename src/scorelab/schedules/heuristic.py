@@ -160,6 +160,30 @@ def quadratic_vp_time(
     return _finish(s, lo, hi, final_zero, dtype, device)
 
 
+def flow_time(
+    steps: int,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    *,
+    shift: float = 1.0,
+    final_zero: bool = False,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """What flow-matching schedulers run (diffusers' ``FlowMatchEulerDiscreteScheduler``, SD3,
+    Flux): flow time t = σ/(1 + σ) uniform before the shift t′ = s t/(1 + (s−1) t), i.e.
+    σ′ = s σ. The endpoints stay at ``sigma_min``/``sigma_max``: the pre-shift times run
+    uniformly between the unshifted images of the two, so ``shift`` sets where the steps
+    crowd (s > 1: toward high noise) and not the range."""
+    steps = check_positive_int("steps", steps)
+    lo, hi = check_sigma_range(sigma_min, sigma_max)
+    if not (math.isfinite(shift) and shift > 0):
+        raise ValueError(f"shift must be finite and > 0, got {shift}")
+    t_hi, t_lo = (processes.sigma_to_flow_time(v / shift) for v in (hi, lo))
+    t = torch.linspace(t_hi, t_lo, steps + 1, dtype=torch.float64)
+    return _finish(shift * t / (1.0 - t), lo, hi, final_zero, dtype, device)
+
+
 def cosine(
     steps: int,
     sigma_min: float = 0.002,
