@@ -102,7 +102,7 @@ def test_corrupt_results_file_is_a_one_line_error(tmp_path):
     bad = tmp_path / "results.duckdb"
     bad.write_bytes(b"not a database" * 100)
     r = runner.invoke(app, ["report", "--db", str(bad), "--out", str(tmp_path / "rep")])
-    _one_line_error(r, "results.duckdb", "not a readable DuckDB")
+    _one_line_error(r, "results.duckdb", "not a DuckDB results file")
 
 
 def test_locked_results_file_names_the_lock(tmp_path):
@@ -267,3 +267,67 @@ def test_bench_cli_reports_failed_cells(tmp_path):
     r = runner.invoke(app, ["bench", "--suite", str(path), "--db", str(db), "--workers", "1"])
     assert r.exit_code == 0, r.output
     assert "1 failed cells" in r.output and time.perf_counter() - t0 < 60
+
+
+# --- one-line errors and exit codes that mean something --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["schedule", "karras", "--output", "{tmp}"], ["is a directory"]),
+        (["schedule", "karras", "--output", "{file}/x.json"], ["is not a directory"]),
+        (["loss-curve", "--output", "{tmp}", "--levels", "4"], ["is a directory"]),
+        (["report", "--out", "{file}", "--db", "{db}"], ["is a file"]),
+    ],
+)
+def test_unwritable_output_paths_are_one_line_errors_before_any_work(tmp_path, args, needles):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    db = tmp_path / "r.duckdb"
+    ResultStore(db).close()
+    args = [a.format(tmp=tmp_path, file=blocker, db=db) for a in args]
+    r = runner.invoke(app, args)
+    _one_line_error(r, *needles)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bad_numbers_are_refused_when_the_command_line_is_parsed():
+    r = runner.invoke(app, ["demo", "--seed", "-1"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    for value in ("nan", "inf", "-1"):
+        r = runner.invoke(app, ["bench", "--score-error", value])
+        assert r.exit_code == 2 and "finite number >= 0" in " ".join(r.output.split())
+
+
+def test_string_sigma_is_refused():
+    target = get_target("gaussian-16")
+    with pytest.raises(TypeError, match=r"the string '1\.0'"):
+        target.denoise(torch.zeros(2, 16), "1.0")
+
+
+def test_damaged_and_truncated_results_files_say_so(tmp_path):
+    db = tmp_path / "good.duckdb"
+    with ResultStore(db) as store:
+        store.con.execute("CREATE TABLE filler AS SELECT range AS x FROM range(200000)")
+    data = bytearray(db.read_bytes())
+    damaged, truncated = tmp_path / "damaged.duckdb", tmp_path / "truncated.duckdb"
+    data[8192 : 8192 + 4096] = bytes(4096)
+    damaged.write_bytes(bytes(data))
+    truncated.write_bytes(bytes(data[:5000]))
+    for bad in (damaged, truncated):
+        r = runner.invoke(app, ["report", "--db", str(bad), "--out", str(tmp_path / "rep")])
+        _one_line_error(r, bad.name, "damaged or not a DuckDB results file", "move it aside")
+
+
+def test_a_bench_whose_every_cell_fails_exits_non_zero(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCORELAB_SMOKE", "1")
+    bad = tmp_path / "model.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    r = runner.invoke(
+        app, ["bench", "--suite", "digits", "--model", str(bad), "--db", str(tmp_path / "r.duckdb")]
+    )
+    assert r.exit_code == 1, r.output
+    assert "model.safetensors is not a readable safetensors file" in " ".join(r.output.split())
+    assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
+    )

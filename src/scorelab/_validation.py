@@ -125,6 +125,8 @@ def as_sigma(
             raise TypeError(f"{name} must be real, got dtype {sigma.dtype}")
         s = sigma.detach().to(dtype=like.dtype, device=like.device)
     else:
+        if isinstance(sigma, (str, bytes)):
+            raise TypeError(f"{name} must be a number or tensor, got the string {sigma!r}")
         try:
             s = torch.as_tensor(float(sigma), dtype=like.dtype, device=like.device)  # type: ignore[arg-type]
         except (TypeError, ValueError) as err:
@@ -184,3 +186,28 @@ def check_sigmas(sigmas: object, *, like: torch.Tensor | None = None) -> torch.T
     if (s[:-1] <= 0).any() or s[-1] < 0:
         raise ValueError(f"sigmas must be > 0 (a final 0 is allowed), got min {float(s.min())}")
     return sigmas
+
+
+def check_output_path(out, *, folder: bool = False):
+    """Fail early, in one line, when ``out`` cannot be written: a file path that is a folder
+    (or a folder path that is a file), a parent that is a file, or no write permission."""
+    import os
+    from pathlib import Path
+
+    out = Path(out)
+    if folder:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"output folder {out} is a file; give a folder name")
+    elif out.is_dir():
+        raise ValueError(f"output path {out} is a directory; give a file name")
+    parent = out.parent if str(out.parent) else Path(".")
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"cannot write {out}: {p} is not a directory")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"cannot write {out}: no write permission in {p}")
+            break
+    if out.exists() and not folder and not os.access(out, os.W_OK):
+        raise ValueError(f"cannot write {out}: the file is read-only")
+    return out

@@ -22,6 +22,15 @@ app = typer.Typer(help="scorelab: fast, measurable diffusion sampling.", no_args
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
 
+def _finite_nonnegative(value: float) -> float:
+    """typer callback: a finite number ≥ 0 (NaN and inf are refused at parse time)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value}")
+    return value
+
+
 @app.callback()
 def _main() -> None:
     """scorelab command line."""
@@ -31,7 +40,7 @@ def _main() -> None:
 def demo(
     samples: int = typer.Option(4096, min=16, help="samples per run"),
     steps: list[int] = typer.Option([10, 50], min=1, help="sampling steps K ≥ 1 (repeatable)"),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = typer.Option(0, min=0, help="random seed (≥ 0)"),
     samplers: list[str] = typer.Option(
         ["euler", "heun", "dpmpp_2m", "ddpm", "li_sde", "accel_sde"],
         help="samplers (repeatable; `scorelab list samplers`)",
@@ -109,7 +118,9 @@ def bench(
     workers: int = typer.Option(2, min=1, help="local worker processes"),
     executor: str = typer.Option("local", help="local | ray"),
     address: str = typer.Option(None, help="Ray cluster address (with --executor ray)"),
-    score_error: float = typer.Option(0.0, help="score-error level for the summary table"),
+    score_error: float = typer.Option(
+        0.0, callback=_finite_nonnegative, help="score-error level for the summary table"
+    ),
     log_cells: bool = typer.Option(False, help="print 'done KEY' as each cell is stored"),
     retry_failed: bool = typer.Option(False, help="rerun the cells that failed before"),
     model: str = typer.Option(
@@ -178,6 +189,8 @@ def bench(
                 run_suite(
                     spec, store, workers=workers, executor=executor, address=address, on_row=on_row
                 )
+            except (ValueError, FileNotFoundError) as err:  # the model or data cannot be read
+                _fail(str(err), code=1)
             except KeyboardInterrupt:
                 kept = len(store.finished_keys())
                 console.print(
@@ -187,6 +200,14 @@ def bench(
                 raise typer.Exit(130) from None
         _print_best(best_per_nfe(store, score_error))
         failed = store.failures()
+        keys = {c.key() for c in spec.cells}
+        mine = [f for f in failed if f["cell_key"] in keys]
+        if mine and not keys & store.finished_keys(include_failed=False):
+            _fail(
+                f"every cell of suite {spec.name} failed; the first: {mine[0]['cell_key']}: "
+                f"{mine[0]['message']}",
+                code=1,
+            )
         if failed:
             console.print(
                 f"[yellow]{len(failed)} failed cells[/yellow] (stored with their error; "
@@ -198,15 +219,22 @@ def bench(
 def report(
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file"),
     out: str = typer.Option("scorelab-report", help="output folder"),
-    score_error: float = typer.Option(0.0, help="score-error level to report"),
+    score_error: float = typer.Option(
+        0.0, callback=_finite_nonnegative, help="score-error level to report"
+    ),
 ) -> None:
     """Write a markdown + HTML report with figures from a results store."""
     from pathlib import Path
 
+    from ._validation import check_output_path
     from .bench.report import write_report
 
     if not Path(db).exists():
         _fail(f"results file not found: {db} (run scorelab bench first)")
+    try:
+        check_output_path(out, folder=True)
+    except ValueError as err:
+        _fail(str(err))
     with _open_store(db) as store:
         try:
             path = write_report(store, out, score_error=score_error)
@@ -380,6 +408,10 @@ def schedule(
         _fail("give a schedule name (scorelab schedule --list shows them)")
     tgt = oracle_curve = None
     try:
+        if output:
+            from ._validation import check_output_path
+
+            check_output_path(output)
         if target is not None:
             from .targets import get_target
 
@@ -513,16 +545,18 @@ def loss_curve_cmd(
         help="inject a smooth score error of this RMS "
         "size into the exact denoiser (denoiser space)",
     ),
-    seed: int = typer.Option(0, help="random seed"),
+    seed: int = typer.Option(0, min=0, help="random seed (≥ 0)"),
 ) -> None:
     """Measure the per-level x0 loss of a built-in target's (optionally perturbed) denoiser."""
     import numpy as np
 
+    from ._validation import check_output_path
     from .loss_curve import measure_loss_curve
     from .oracles import ErrorInjectedDenoiser
     from .targets import get_target
 
     try:
+        check_output_path(output)
         tgt = get_target(target)
         if not 0 < sigma_min < sigma_max:
             raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")

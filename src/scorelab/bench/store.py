@@ -66,6 +66,23 @@ COLUMNS = {
 COLUMNS["created_at"] = "TIMESTAMP DEFAULT current_timestamp"
 
 
+def _locked_elsewhere(path: Path) -> bool:
+    """Whether another process holds DuckDB's write lock on ``path`` (an fcntl lock, tested
+    directly rather than read from an error message)."""
+    import fcntl
+
+    try:
+        with open(path, "rb+") as fh:
+            try:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB, 1)
+            except OSError:
+                return True
+            fcntl.lockf(fh, fcntl.LOCK_UN, 1)
+    except OSError:
+        return False
+    return False
+
+
 class ResultStore:
     """A DuckDB file of benchmark rows (created on first use)."""
 
@@ -74,17 +91,18 @@ class ResultStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(self.path))
+            self._migrate()  # reads the file's blocks: damage shows here, not at connect
         except duckdb.Error as err:
             first = str(err).strip().splitlines()[0]
-            if "lock" in str(err).lower():
+            if isinstance(err, duckdb.IOException) and _locked_elsewhere(self.path):
                 raise ValueError(
                     f"{self.path} is in use by another process (a running bench?); wait for it "
                     "or use another --db file"
                 ) from None
             raise ValueError(
-                f"{self.path} is not a readable DuckDB results file ({first})"
+                f"{self.path} is damaged or not a DuckDB results file ({first}); move it aside "
+                "and rerun to start a new one, or use another --db file"
             ) from None
-        self._migrate()
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS failures (cell_key VARCHAR PRIMARY KEY, suite VARCHAR, "
             "target VARCHAR, method VARCHAR, config VARCHAR, message VARCHAR, "

@@ -26,7 +26,6 @@ threads: every random draw comes from one saved generator). Progress is reported
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from .._validation import check_output_path as _check_output_path
 from .._validation import check_positive_int, check_sigma_range
 from ..data import DATASETS, load_dataset
 from ..loss_curve import LossCurve
@@ -166,19 +166,8 @@ def state_path(out: str | Path) -> Path:
 
 
 def check_output_path(out: str | Path) -> Path:
-    """Fail early, in one line, when ``out`` cannot be written (a folder, or no write access)."""
-    out = Path(out)
-    if out.is_dir():
-        raise ValueError(f"output path {out} is a directory; give a file name (.safetensors)")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise ValueError(f"cannot write {out}: {parent} is not a directory")
-    probe = parent if parent.exists() else next((p for p in parent.parents if p.exists()), None)
-    if probe is None or not os.access(probe, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write {out}: no write permission in {probe or parent}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ValueError(f"cannot write {out}: the file is read-only")
-    return out
+    """Fail early, in one line, when the checkpoint path ``out`` cannot be written."""
+    return _check_output_path(out)
 
 
 def _atomic_torch_save(obj: dict, path: Path) -> None:
