@@ -330,4 +330,3 @@ def test_a_bench_whose_every_cell_fails_exits_non_zero(tmp_path, monkeypatch):
     assert r.exit_code == 1, r.output
     assert "model.safetensors is not a readable safetensors file" in " ".join(r.output.split())
     assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
-    )
