@@ -168,13 +168,15 @@ def test_bad_cli_options_are_rejected():
     _one_line_error(r, "unknown format 'yaml'")
 
 
-def test_schedule_list_needs_no_argument_and_help_lists_targets():
+def test_schedule_list_needs_no_argument_and_help_points_to_the_lists():
     r = runner.invoke(app, ["schedule", "--list"])
     assert r.exit_code == 0 and "karras" in r.output and "las" in r.output
     _one_line_error(runner.invoke(app, ["schedule"]), "give a schedule name")
     r = runner.invoke(app, ["schedule", "--help"], env={"COLUMNS": "200"})
+    assert "scorelab list targets" in r.output  # names load with the registries, not at --help
+    r = runner.invoke(app, ["list", "targets"], env={"COLUMNS": "200"})
     assert "atoms64-r8" in r.output and "gaussian-16" in r.output
-    r = runner.invoke(app, ["experiment", "--help"], env={"COLUMNS": "200"})
+    r = runner.invoke(app, ["list", "experiments"], env={"COLUMNS": "200"})
     from scorelab.experiments import EXPERIMENTS
 
     assert len(EXPERIMENTS) >= 5
