@@ -258,17 +258,23 @@ def test_a_failing_cell_is_recorded_and_the_sweep_completes(tmp_path):
     assert "Failed cells (1)" in (tmp_path / "rep" / "report.html").read_text()
 
 
-def test_bench_cli_reports_failed_cells(tmp_path):
+def test_bench_cli_reports_failed_cells_and_fails_when_all_fail(tmp_path):
     path = tmp_path / "mixed.toml"
-    path.write_text(
+    suite = (
         'name = "mixed"\nsamples = 64\nseeds = [0]\nnfe = [1]\n'
-        'samplers = ["dpm_2"]\nschedules = ["karras"]\n[[targets]]\nname = "gaussian-16"\n'
+        'samplers = [{}]\nschedules = ["karras"]\n[[targets]]\nname = "gaussian-16"\n'
     )
+    path.write_text(suite.format('"dpm_2", "euler"'))
     db = tmp_path / "r.duckdb"
     t0 = time.perf_counter()
     r = runner.invoke(app, ["bench", "--suite", str(path), "--db", str(db), "--workers", "1"])
     assert r.exit_code == 0, r.output
     assert "1 failed cells" in r.output and time.perf_counter() - t0 < 60
+    path.write_text(suite.format('"dpm_2"').replace("mixed", "broken"))
+    r = runner.invoke(app, ["bench", "--suite", str(path), "--db", str(db), "--workers", "1"])
+    assert r.exit_code == 1, r.output
+    text = " ".join(r.output.split())
+    assert "every cell of suite broken failed" in text and "cannot run within NFE 1" in text
 
 
 # --- one-line errors and exit codes that mean something --------------------------------------
