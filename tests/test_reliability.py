@@ -261,7 +261,7 @@ def test_a_failing_cell_is_recorded_and_the_sweep_completes(tmp_path):
 def test_bench_cli_reports_failed_cells_and_fails_when_all_fail(tmp_path):
     path = tmp_path / "mixed.toml"
     suite = (
-        'name = "mixed"\nsamples = 64\nseeds = [0]\nnfe = [1]\n'
+        'name = "mixed"\nsamples = 64\nseeds = [0]\nnfe = [2]\n'
         'samplers = [{}]\nschedules = ["karras"]\n[[targets]]\nname = "gaussian-16"\n'
     )
     path.write_text(suite.format('"dpm_2", "euler"'))
@@ -274,7 +274,7 @@ def test_bench_cli_reports_failed_cells_and_fails_when_all_fail(tmp_path):
     r = runner.invoke(app, ["bench", "--suite", str(path), "--db", str(db), "--workers", "1"])
     assert r.exit_code == 1, r.output
     text = " ".join(r.output.split())
-    assert "every cell of suite broken failed" in text and "cannot run within NFE 1" in text
+    assert "every cell of suite broken failed" in text and "cannot run within NFE 2" in text
 
 
 # --- one-line errors and exit codes that mean something --------------------------------------
