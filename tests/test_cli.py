@@ -167,3 +167,14 @@ def test_schedule_ays_opt_from_a_target_exports_json():
     assert len(out["sigmas"]) == 6 and out["klub_history"][-1] < out["klub_history"][0]
     r = CliRunner().invoke(app, ["schedule", "ays-opt", "-k", "5"])
     assert r.exit_code == 2 and "exactly one of --target NAME or --model CKPT" in r.output
+
+
+def test_demo_ends_with_what_the_table_shows():
+    r = runner.invoke(
+        app,
+        ["demo", "--samples", "64", "--steps", "3", "--samplers", "euler", "--samplers", "heun"],
+    )
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "What the table shows" in text and "the samplers rank" in text
+    assert "best K = 3:" in text
