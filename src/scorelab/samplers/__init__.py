@@ -29,6 +29,7 @@ from .basic import (
     sample_euler_maruyama,
     sample_heun,
 )
+from .deis import sample_deis
 from .dpm_solver import sample_dpm_2, sample_dpmpp_2m, sample_dpmpp_2m_sde, sample_dpmpp_3m
 from .ipndm import sample_ipndm
 from .unipc import sample_unipc
@@ -138,6 +139,9 @@ SAMPLERS: dict[str, SamplerSpec] = {
     "ipndm": SamplerSpec(
         sample_ipndm, _one_per_step, _grid_levels, 2, False, "Zhang & Chen 2023, iPNDM (EDM form)"
     ),
+    "deis": SamplerSpec(
+        sample_deis, _one_per_step, _grid_levels, 2, False, "Zhang & Chen 2022, DEIS ρAB (log ρ)"
+    ),
     "ddpm": SamplerSpec(
         sample_ddpm,
         _one_per_step,
@@ -220,6 +224,7 @@ __all__ = [
     "sample_ddim",
     "sample_ddpm",
     "sample_ddpm_beta",
+    "sample_deis",
     "sample_dpm_2",
     "sample_dpmpp_2m",
     "sample_dpmpp_2m_sde",
