@@ -18,8 +18,7 @@ at most second order (diffusers' rule for few steps). A step to σ = 0 returns D
 Measured order (``tests/test_samplers.py``, exact Gaussian law, log-SNR grids of 64–256 steps):
 2, not 3 — the first-order first step (the warm start without extra calls, as in diffusers)
 leaves an O(h²) error that no later step removes, the finding scorelab's ``dpmpp_3m`` avoids
-with a second-order first step. At the low step counts users run, the third-order steps still
-help (``benchmarks/fashion_model.py``). Pinned to diffusers' ``DEISMultistepScheduler`` with
+with a second-order first step. Pinned to diffusers' ``DEISMultistepScheduler`` with
 ``solver_order`` 2 and 3 on its own grid (``tests/test_diffusers_compat.py``).
 """
 
