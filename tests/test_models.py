@@ -237,3 +237,31 @@ def test_diffusers_pipeline_runs_with_an_exported_las_schedule():
     assert out2.shape == (2, 1, 8, 8) and torch.isfinite(out2).all()
     with pytest.raises(ValueError, match="exactly one"):
         pipe(2, generator=gen)
+
+
+@pytest.mark.parametrize("kind", ["EulerDiscreteScheduler", "DPMSolverMultistepScheduler"])
+def test_from_a_diffusers_folder_to_its_own_pipeline_in_one_call_each(tmp_path, kind):
+    """optimize_schedule on a saved diffusers model folder, then the scheduler's own arguments
+    into its pipeline: the pipeline runs exactly the levels scorelab chose (snapped to integer
+    timesteps where the scheduler takes only those)."""
+    import scorelab
+
+    unet = _tiny_unet()
+    unet.save_pretrained(tmp_path / "model" / "unet")
+    scheduler = getattr(diffusers, kind)(num_train_timesteps=1000)
+    scheduler.save_pretrained(tmp_path / "model" / "scheduler")
+    schedule = scorelab.optimize_schedule(
+        tmp_path / "model", sampler="euler", nfe=5, proxy_samples=4, reference_steps=16
+    )
+    assert schedule.nfe <= 5 and schedule.info["proxy"].startswith("model trajectories")
+    pipe = scheduled_pipeline(unet, scheduler)
+    kwargs = schedule.to_diffusers(pipe.scheduler)
+    out = pipe(2, generator=torch.Generator().manual_seed(0), **kwargs)
+    assert out.shape == (2, 1, 8, 8) and torch.isfinite(out).all()
+    used = pipe.scheduler.sigmas.double().numpy()
+    used = used[used > 0]
+    if kind.startswith("Euler"):
+        np.testing.assert_allclose(used, schedule.levels, rtol=1e-5)
+    else:
+        _, err = schedule.diffusers_timesteps(pipe.scheduler)
+        np.testing.assert_allclose(np.log(used), np.log(schedule.levels), atol=err.max() + 1e-6)
