@@ -51,7 +51,6 @@ __all__ = [
     "sigma_to_ou_time",
     "sigma_to_snr",
     "sigma_to_timestep",
-    "sigma_to_vp_scaling",
     "sigma_to_vp_time",
     "snr_to_sigma",
     "timestep_to_sigma",
@@ -138,13 +137,6 @@ def alpha_bar_to_sigma(alpha_bar: ArrayLike) -> ArrayLike:
     a = _as_array(alpha_bar)
     _check("alpha_bar", a, low=0.0, high=1.0, low_open=True, high_open=False)
     return _ret(alpha_bar, _lib(a).sqrt((1.0 - a) / a))
-
-
-def sigma_to_vp_scaling(sigma: ArrayLike) -> ArrayLike:
-    """α = 1/sqrt(1+σ²): a VP model's input is x_vp = α·x_σ and its noise std is s = α σ."""
-    s = _as_array(sigma)
-    _check("sigma", s, low=0.0, high=math.inf, low_open=False, high_open=True)
-    return _ret(sigma, 1.0 / _lib(s).sqrt(1.0 + s**2))
 
 
 def sigma_to_ou_time(sigma: ArrayLike) -> ArrayLike:

@@ -31,10 +31,9 @@ from ..schedules import ALIASES, LOSS_SCHEDULES, SCHEDULES
 from ..targets import PRESETS
 from .model_target import check_model_source, is_model_target, model_target_name
 
-__all__ = ["KD_PEERS", "KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
+__all__ = ["KD_SCHEDULES", "Cell", "Suite", "load_suite", "peer_library_available"]
 
 #: k-diffusion peers: name -> NFE for K steps ending at σ = 0 (from the method registry)
-KD_PEERS = {m.name: m.nfe for m in METHODS.values() if m.library == "k-diffusion"}
 _KEYS = {
     "name",
     "diffusers_schedules",

@@ -46,10 +46,6 @@ def sample_dpm_2(denoiser, x, sigmas, *, generator=None, callback=None, extra_ar
     return x
 
 
-def _lam(sigma: torch.Tensor) -> torch.Tensor:
-    return -torch.log(sigma)
-
-
 @torch.no_grad()
 def sample_dpmpp_2m(denoiser, x, sigmas, *, generator=None, callback=None, extra_args=None):
     """DPM-Solver++(2M) (Lu et al. 2023, Alg. 2): multistep, 2nd order, data prediction.
