@@ -283,6 +283,7 @@ def optimized_schedule(
     reference_steps: int | None = None,
     refine_sweeps: int = 1,
     refine_budget: int | None = 24,
+    surrogate_samples: int | None = None,
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
     progress: Callable[[str], None] | None = None,
 ) -> CurveSchedule:
@@ -335,7 +336,7 @@ def optimized_schedule(
             final_zero=final_zero,
             num_samples=proxy_samples or smoke_scaled(128, 16),
             reference_steps=reference_steps or smoke_scaled(256, 32),
-            surrogate_samples=smoke_scaled(1 << 14, 512),
+            surrogate_samples=surrogate_samples or smoke_scaled(1 << 14, 512),
         )
     with status(f"schedule optimize: {sampler}, {nfe} calls"):
         result = optimize_grid(

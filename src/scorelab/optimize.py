@@ -24,7 +24,23 @@ import torch
 
 from .schedules.schedule import Schedule
 
-__all__ = ["optimize_schedule"]
+__all__ = ["EFFORT", "optimize_schedule"]
+
+#: how hard ``optimize_schedule`` measures: noises of the trajectory proxy, levels of its
+#: converged reference, trial grids of the refinement, samples of a surrogate's output law.
+#: ``full`` is what the result tables use; ``fast`` answers in well under a minute on a small
+#: image model on one CPU core (its choice can differ where candidates are within a few %);
+#: ``smoke`` only checks that the path runs.
+EFFORT = {
+    "full": {
+        "proxy_samples": 128,
+        "reference_steps": 256,
+        "refine_budget": 24,
+        "surrogate": 1 << 14,
+    },
+    "fast": {"proxy_samples": 16, "reference_steps": 64, "refine_budget": 8, "surrogate": 4096},
+    "smoke": {"proxy_samples": 4, "reference_steps": 16, "refine_budget": 0, "surrogate": 512},
+}
 
 
 def _schedule(result, info: dict) -> Schedule:
@@ -51,8 +67,9 @@ def optimize_schedule(
     sigma_min: float | None = None,
     sigma_max: float | None = None,
     metric: str = "continuous",
-    proxy_samples: int = 128,
-    reference_steps: int = 256,
+    effort: str = "full",
+    proxy_samples: int | None = None,
+    reference_steps: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Schedule:
     """The grid scorelab recommends for ``sampler`` within ``nfe`` model calls on ``source``.
@@ -68,8 +85,11 @@ def optimize_schedule(
         sigma_min, sigma_max: the grid's range (σ units); default the source's own, else
             (0.002, 80).
         metric: for surrogate proxies: ``continuous`` or ``snapped`` KL.
-        proxy_samples: noises the trajectory proxy runs (one model call each per step).
-        reference_steps: levels of the converged reference solution.
+        effort: ``full``, ``fast`` or ``smoke`` (:data:`EFFORT`): how many noises, reference
+            levels and refinement trials the measurement spends.
+        proxy_samples: noises the trajectory proxy runs (one model call each per step);
+            overrides the effort's.
+        reference_steps: levels of the converged reference solution; overrides the effort's.
         progress: called with a line per measured candidate.
 
     Returns:
@@ -80,6 +100,11 @@ def optimize_schedule(
     from .loss_curve import LossCurve
 
     steps_within(sampler, nfe)  # the sampler and budget, validated first
+    if effort not in EFFORT:
+        raise ValueError(f"unknown effort {effort!r}; expected one of {sorted(EFFORT)}")
+    spend = dict(EFFORT[effort])
+    spend["proxy_samples"] = proxy_samples or spend["proxy_samples"]
+    spend["reference_steps"] = reference_steps or spend["reference_steps"]
     if isinstance(source, LossCurve):
         curve = source.monotone()
         lo = max(sigma_min or 0.002, float(curve.sigma[0]))
@@ -97,8 +122,7 @@ def optimize_schedule(
             lo=sigma_min or getattr(source, "sigma_min", 0.002),
             hi=sigma_max or getattr(source, "sigma_max", 80.0),
             metric=metric,
-            proxy_samples=proxy_samples,
-            reference_steps=reference_steps,
+            spend=spend,
             progress=progress,
         )
     if not isinstance(source, (str, Path)):
@@ -122,8 +146,7 @@ def optimize_schedule(
             lo=lo,
             hi=hi,
             metric=metric,
-            proxy_samples=proxy_samples,
-            reference_steps=reference_steps,
+            spend=spend,
             progress=progress,
         )
     from .curves import optimized_schedule
@@ -144,8 +167,10 @@ def optimize_schedule(
         metric=metric,
         sigma_min=sigma_min,
         sigma_max=sigma_max,
-        proxy_samples=proxy_samples,
-        reference_steps=reference_steps,
+        proxy_samples=spend["proxy_samples"],
+        reference_steps=spend["reference_steps"],
+        refine_budget=spend["refine_budget"],
+        surrogate_samples=spend["surrogate"],
         progress=progress,
         **{kind: str(source)},
     )
@@ -170,8 +195,7 @@ def _from_denoiser(
     data=None,
     sample_shape=None,
     metric: str,
-    proxy_samples: int,
-    reference_steps: int,
+    spend: dict,
     progress,
 ) -> Schedule:
     from .grids import optimize_grid, proxy_for
@@ -186,8 +210,11 @@ def _from_denoiser(
         lo,
         hi,
         metric=metric,
-        num_samples=proxy_samples,
-        reference_steps=reference_steps,
+        num_samples=spend["proxy_samples"],
+        reference_steps=spend["reference_steps"],
+        surrogate_samples=spend["surrogate"],
     )
-    result = optimize_grid(sampler, nfe, lo, hi, proxy=proxy, refine_budget=24, progress=progress)
+    result = optimize_grid(
+        sampler, nfe, lo, hi, proxy=proxy, refine_budget=spend["refine_budget"], progress=progress
+    )
     return _schedule(result, info)
