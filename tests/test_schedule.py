@@ -156,3 +156,24 @@ def test_bad_grids_and_files_are_one_line_errors(tmp_path):
     bad.write_text('{"format": "scorelab.schedule/1", "sigmas": ["a", 1]}')
     with pytest.raises(ValueError, match="list of numbers"):
         Schedule.load(bad)
+
+
+def test_optimize_schedule_sources_and_effort(tmp_path):
+    import scorelab
+    from scorelab.loss_curve import LossCurve
+
+    sched = scorelab.optimize_schedule("gaussian-16", sampler="euler", nfe=5, effort="smoke")
+    assert isinstance(sched, Schedule) and sched.nfe <= 5 and sched.sampler == "euler"
+    assert "proxy_error" in sched.info and sched.info["proxy_error"] <= min(
+        v for k, v in sched.info["proxy_scores"].items() if k != "optimize"
+    )
+    sigma = np.geomspace(0.002, 80.0, 32)
+    curve = LossCurve(sigma, 16 * sigma**2 / (1 + sigma**2), None, 1, "sum", {})
+    from_curve = scorelab.optimize_schedule(curve, sampler="dpmpp_2m", nfe=6)
+    assert from_curve.info["chosen"] == "log-snr"  # no model: the measured-best standard rule
+    with pytest.raises(ValueError, match="unknown effort"):
+        scorelab.optimize_schedule("gaussian-16", sampler="euler", nfe=5, effort="max")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        scorelab.optimize_schedule(tmp_path / "nope.safetensors", sampler="euler", nfe=5)
+    with pytest.raises(ValueError, match="data= \\(samples\\) or sample_shape="):
+        scorelab.optimize_schedule(lambda x, s: x, sampler="euler", nfe=5)
