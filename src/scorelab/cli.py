@@ -740,6 +740,16 @@ def _schedule_rows() -> list[tuple[str, str, str]]:
     return rows
 
 
+def _nfe_rule(spec) -> str:
+    """A sampler's declared cost as a formula a·K + b in the step count K (final denoise
+    included), read off its NFE function at K = 10 and 20."""
+    a10, a20 = spec.schedule_nfe(9), spec.schedule_nfe(19)  # 10 and 20 sampler steps
+    slope = (a20 - a10) // 10
+    offset = a10 - 10 * slope
+    head = "K" if slope == 1 else f"{slope}K"
+    return head if offset == 0 else f"{head} {'+' if offset > 0 else '−'} {abs(offset)}"
+
+
 @app.command("list")
 def list_names(
     what: str = typer.Argument("schedules", help=" | ".join(LISTS)),
@@ -756,11 +766,20 @@ def list_names(
     elif what == "samplers":
         from .samplers import SAMPLERS
 
-        for col in ("name", "function", "order", "kind", "source"):
+        for col in (
+            "name",
+            "function",
+            "order",
+            "kind",
+            "NFE of K steps (last to σ = 0)",
+            "source",
+        ):
             table.add_column(col)
         for name, spec in SAMPLERS.items():
             kind = "SDE" if spec.stochastic else "ODE"
-            table.add_row(name, spec.fn.__name__, f"{spec.order:g}", kind, spec.reference)
+            table.add_row(
+                name, spec.fn.__name__, f"{spec.order:g}", kind, _nfe_rule(spec), spec.reference
+            )
     elif what == "targets":
         from .targets import PRESETS, get_target
 
