@@ -143,3 +143,43 @@ def test_trained_flow_checkpoint_loads_as_a_velocity_model_and_samples(tmp_path)
     assert torch.allclose(x0, x - t * model.velocity(x, t), atol=1e-5)
     out = SAMPLERS["dpmpp_2m"](model, 80.0 * x, torch.tensor([80.0, 5.0, 0.5, 0.05, 0.0]))
     assert torch.isfinite(out).all()
+
+
+def test_a_diffusers_flow_model_folder_loads_as_a_velocity_model_and_gets_a_schedule(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    import scorelab
+    from scorelab.compat.models import load_diffusers_model
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        layers_per_block=1,
+        norm_num_groups=4,
+        add_attention=False,
+    ).eval()
+    unet.save_pretrained(tmp_path / "flow" / "unet")
+    scheduler = diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0)
+    scheduler.save_pretrained(tmp_path / "flow" / "scheduler")
+    denoiser, shape = load_diffusers_model(tmp_path / "flow")
+    assert isinstance(denoiser, VelocityDenoiser) and shape == (1, 8, 8)
+    x = torch.randn(2, 64)
+    t = 0.4
+    with torch.no_grad():
+        v = unet(x.reshape(2, 1, 8, 8) * 1.0, torch.full((2,), 1000 * t)).sample.reshape(2, 64)
+        x0 = denoiser(x / (1 - t), t / (1 - t))
+    assert torch.allclose(x0, x - t * v, atol=1e-5)  # model time is 1000·t
+    sched = scorelab.optimize_schedule(tmp_path / "flow", sampler="euler", nfe=4, effort="smoke")
+    kwargs = sched.to_diffusers(scheduler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler.set_timesteps(**kwargs)
+    np.testing.assert_allclose(
+        scheduler.sigmas.double().numpy()[:-1],
+        processes.sigma_to_flow_time(sched.levels),
+        rtol=1e-5,
+    )
