@@ -494,3 +494,16 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     assert atoms["nfe"] <= 8 and atoms["config"]["chosen_schedule"]
     with pytest.raises(ValueError, match="for scorelab samplers"):
         runner._plan(Cell("gaussian-16", "k-diffusion:euler", "optimize", 8, 0, 0, 64, 0.002, 80))
+
+
+def test_report_draws_what_the_user_asked_about_beside_the_best():
+    from scorelab.bench.report import BEST_N, _best_n
+
+    series = {(f"scorelab:s{i}", "karras", None): [(5, 1.0 + i), (10, 0.5 + i)] for i in range(8)}
+    series[("scorelab:ddpm", "optimize", None)] = [(5, 50.0), (10, 40.0)]
+    series[("scorelab:heun", "cosine", None)] = [(5, 60.0), (10, 45.0)]
+    plain = _best_n(series, False)
+    assert len(plain) == BEST_N and all(k[1] == "karras" for k in plain)
+    shown = _best_n(series, False, ("optimize", "heun"))
+    assert shown[:BEST_N] == plain
+    assert {k[0] for k in shown[BEST_N:]} == {"scorelab:ddpm", "scorelab:heun"}

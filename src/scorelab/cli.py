@@ -251,8 +251,12 @@ def report(
     score_error: float = typer.Option(
         0.0, callback=_finite_nonnegative, help="score-error level to report"
     ),
+    show: list[str] = typer.Option(
+        [], help="a sampler or schedule to draw even when it is not among the best (repeatable)"
+    ),
 ) -> None:
-    """Write a markdown + HTML report with figures from a results store."""
+    """Write a markdown + HTML report with figures from a results store (each side's best
+    methods, plus optimize and whatever --show names)."""
     from pathlib import Path
 
     from ._validation import check_output_path
@@ -266,7 +270,7 @@ def report(
         _fail(str(err))
     with _open_store(db) as store:
         try:
-            path = write_report(store, out, score_error=score_error)
+            path = write_report(store, out, score_error=score_error, show=tuple(show))
         except ValueError as err:
             _fail(str(err))
     console.print(f"wrote {path} and {Path(out) / 'report.html'}")

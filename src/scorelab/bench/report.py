@@ -87,8 +87,10 @@ BEST_N = 6
 _MARKERS = "osD^v<>ph*"
 
 
-def _best_n(series: dict, is_peer: bool) -> list[tuple]:
-    """The BEST_N keys of one side with the most NFE points, lowest geometric-mean error first."""
+def _best_n(series: dict, is_peer: bool, show: tuple[str, ...] = ()) -> list[tuple]:
+    """The BEST_N keys of one side with the most NFE points, lowest geometric-mean error first;
+    then every other key whose sampler or schedule is in ``show`` (what the user asked about,
+    and ``optimize``), so those are drawn even when they are not among the best."""
     side = {k: v for k, v in series.items() if bool(k[2]) == is_peer}
     if not side:
         return []
@@ -99,7 +101,13 @@ def _best_n(series: dict, is_peer: bool) -> list[tuple]:
         return float(np.exp(np.log(errs).mean()))
 
     full = [k for k, v in side.items() if len(v) == longest]
-    return sorted(full, key=lambda k: geo(side[k]))[:BEST_N]
+    picks = sorted(full, key=lambda k: geo(side[k]))[:BEST_N]
+    asked = [
+        k
+        for k in sorted(side, key=lambda k: geo(side[k]))
+        if k not in picks and (k[1] in show or k[0].split(":")[-1] in show)
+    ]
+    return picks + asked[: len(_MARKERS) - len(picks)]
 
 
 def _label(key: tuple) -> str:
@@ -134,12 +142,14 @@ def _finish(fig, axes, path: Path) -> None:
     plt.close(fig)
 
 
-def _error_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> None:
+def _error_figure(
+    path: Path, target: str, series: dict, floor: float, metric: str, show: tuple[str, ...] = ()
+) -> None:
     title = f"{display_name(target)}: error vs NFE"
     fig, axes = _panels(title, metric, "NFE (oracle-counted queries)")
     env = _envelope(series)
     for ax, is_peer in zip(axes, (False, True), strict=True):
-        for i, key in enumerate(_best_n(series, is_peer)):
+        for i, key in enumerate(_best_n(series, is_peer, show)):
             nfe, err = zip(*series[key], strict=True)
             style = {"marker": _MARKERS[i % len(_MARKERS)], "color": f"C{i}", "ms": 5, "lw": 1.3}
             ax.plot(nfe, err, label=_label(key), **style)
@@ -169,7 +179,9 @@ def _error_figure(path: Path, target: str, series: dict, floor: float, metric: s
     _finish(fig, axes, path)
 
 
-def _queries_figure(path: Path, target: str, series: dict, floor: float, metric: str) -> bool:
+def _queries_figure(
+    path: Path, target: str, series: dict, floor: float, metric: str, show: tuple[str, ...] = ()
+) -> bool:
     """NFE*(ε) against ε for the best methods of each side; False if nothing reaches any ε."""
     from ..metrics import queries_to_reach
 
@@ -179,7 +191,7 @@ def _queries_figure(path: Path, target: str, series: dict, floor: float, metric:
     fig, axes = _panels(f"{display_name(target)}: queries to reach ε", "NFE*(ε)", f"ε ({metric})")
     drawn = False
     for ax, is_peer in zip(axes, (False, True), strict=True):
-        for i, key in enumerate(_best_n(series, is_peer)):
+        for i, key in enumerate(_best_n(series, is_peer, show)):
             nfe, err = zip(*series[key], strict=True)
             need = np.array([queries_to_reach(nfe, err, e) for e in eps])
             ok = np.isfinite(need)
@@ -247,8 +259,16 @@ def best_row_cells(e: dict) -> list[str]:
     ]
 
 
-def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float = 0.0) -> Path:
-    """Write ``report.md``, ``report.html`` and the figures into ``out_dir``; returns the .md."""
+def write_report(
+    store: ResultStore,
+    out_dir: str | Path,
+    *,
+    score_error: float = 0.0,
+    show: tuple[str, ...] = (),
+) -> Path:
+    """Write ``report.md``, ``report.html`` and the figures into ``out_dir``; returns the .md.
+    The figures draw each side's best methods, plus every method whose sampler or schedule is
+    in ``show`` or is ``optimize``."""
     from . import best_per_nfe, queries_per_error, queries_row_cells
 
     out = Path(out_dir)
@@ -261,10 +281,10 @@ def write_report(store: ResultStore, out_dir: str | Path, *, score_error: float 
         args = (target, series[target], floors[target], metrics[target])
         slug = _slug(target)
         name = f"error_vs_nfe_{slug}.png"
-        _error_figure(out / name, *args)
+        _error_figure(out / name, *args, show=("optimize", *show))
         figures.append((f"{display_name(target)}: error vs NFE", name))
         name = f"queries_vs_eps_{slug}.png"
-        if _queries_figure(out / name, *args):
+        if _queries_figure(out / name, *args, show=("optimize", *show)):
             figures.append((f"{display_name(target)}: queries to reach ε", name))
     if _d_figure(out / "exact_d_vs_k.png", store):
         figures.append(("exact D vs K (frozen-x0 sampler)", "exact_d_vs_k.png"))
