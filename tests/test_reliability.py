@@ -338,3 +338,16 @@ def test_a_bench_whose_every_cell_fails_exits_non_zero(tmp_path, monkeypatch):
     assert r.exit_code == 1, r.output
     assert "model.safetensors is not a readable safetensors file" in " ".join(r.output.split())
     assert "Traceback" not in r.output and isinstance(r.exception, SystemExit)
+
+
+def test_long_steps_report_progress_off_a_terminal(capsys):
+    """Output not on a terminal (CI, nohup, pipes): a start line, a line every few seconds while
+    the step runs, and an end line — never a silent wait."""
+    from scorelab.cli import _working
+
+    with _working("a long step", every_s=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].endswith("a long step ...")
+    assert sum("still working" in line for line in lines) >= 3
+    assert "done in" in lines[-1]

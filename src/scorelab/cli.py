@@ -11,6 +11,7 @@ import math
 import os
 import sys
 import time
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -336,6 +337,34 @@ def _log_line(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _working(message: str, every_s: float = 20.0):
+    """A long step: a spinner on a terminal; otherwise a timestamped line when it starts, one
+    every ``every_s`` seconds while it runs, and one when it ends (so CI logs, ``nohup`` and
+    pipes never sit silent)."""
+    if console.is_terminal:
+        with console.status(message):
+            yield
+        return
+    import threading
+
+    _log_line(f"{message} ...")
+    start, stop = time.perf_counter(), threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            _log_line(f"{message}: still working, {time.perf_counter() - start:.0f} s so far")
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        _log_line(f"{message}: done in {time.perf_counter() - start:.0f} s")
+
+
 EXPORT_FORMATS = ("table", "json", "k-diffusion", "diffusers", "comfyui", "flow")
 
 
@@ -477,7 +506,7 @@ def schedule(
                 sigma_max=sigma_max,
                 default_range=(lo, hi),
                 final_zero=True,
-                status=console.status,
+                status=_working,
                 progress=None if sys.stderr.isatty() else _log_line,
             )
             sigmas, meta = built.sigmas, {**meta, **built.meta, "steps": built.meta["steps"]}
@@ -496,7 +525,7 @@ def schedule(
                 sigma_min=lo,
                 sigma_max=hi,
                 final_zero=final_zero,
-                status=console.status,
+                status=_working,
             )
             sigmas, meta = built.sigmas, {**meta, **built.meta}
             if fmt == "table":
@@ -520,7 +549,7 @@ def schedule(
                 smooth=smooth,
                 candidates=candidates,
                 final_zero=final_zero,
-                status=console.status,
+                status=_working,
             )
             sigmas, meta = built.sigmas, {**meta, **built.meta}
             if target is not None:
@@ -554,7 +583,7 @@ def schedule(
         if tgt is not None:
             from .theory import discretization_error
 
-            with console.status(f"exact discretization term D on {target}"):
+            with _working(f"exact discretization term D on {target}"):
                 d = discretization_error(
                     sigmas.double().numpy(),
                     tgt if oracle_curve is None else oracle_curve,
