@@ -18,22 +18,22 @@ runner = CliRunner()
 def test_schedule_table_json_and_exports(tmp_path):
     r = runner.invoke(app, ["schedule", "karras", "-k", "4", "--format", "json"])
     assert r.exit_code == 0, r.output
-    assert len(json.loads(r.output)["sigmas"]) == 5
+    assert len(json.loads(r.stdout)["sigmas"]) == 5
     r = runner.invoke(app, ["schedule", "log-snr", "-k", "4", "--format", "k-diffusion"])
-    assert json.loads(r.output)[-1] == 0.0
+    assert json.loads(r.stdout)[-1] == 0.0
     r = runner.invoke(
         app, ["schedule", "karras", "-k", "4", "--sigma-min", "0.02", "--format", "diffusers"]
     )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["sigmas"][-1] == 0 and len(json.loads(r.output)["sigmas"]) == 6
+    assert json.loads(r.stdout)["sigmas"][-1] == 0 and len(json.loads(r.stdout)["sigmas"]) == 6
     args = ["schedule", "karras", "-k", "4", "--sigma-min", "0.02", "--format", "diffusers"]
     r = runner.invoke(app, [*args, "--scheduler", "DPMSolverMultistepScheduler"])
     assert r.exit_code == 0, r.output
-    assert len(json.loads(r.output)["timesteps"]) == 5
+    assert len(json.loads(r.stdout)["timesteps"]) == 5
     r = runner.invoke(app, ["schedule", "karras", "-k", "4", "--format", "comfyui"])
     assert r.exit_code == 0 and r.output.strip().endswith(", 0") and "e-" not in r.output
     r = runner.invoke(app, ["schedule", "karras", "-k", "4", "--format", "flow", "--shift", "3"])
-    flow = json.loads(r.output)
+    flow = json.loads(r.stdout)
     assert flow["shift"] == 3 and len(flow["sigmas"]) == 5 and 0 < min(flow["sigmas"])
     out = tmp_path / "s.json"
     r = runner.invoke(
@@ -79,7 +79,7 @@ def test_las_from_loss_curve_file(tmp_path):
         ],
     )
     assert r.exit_code == 0, r.output
-    sig = np.array(json.loads(r.output)["sigmas"])
+    sig = np.array(json.loads(r.stdout)["sigmas"])
     assert len(sig) == 9 and np.all(np.diff(sig) < 0)
     r = runner.invoke(
         app, ["schedule", "las", "-k", "8", "--target", "gaussian-16", "--format", "json"]
@@ -98,7 +98,7 @@ def test_every_loss_schedule_builds_from_a_target_and_from_a_curve_file(tmp_path
         for source in (["--target", "gaussian-16"], ["--loss-curve", str(curve_file)]):
             r = runner.invoke(app, ["schedule", name, "-k", "6", *source, "--format", "json"])
             assert r.exit_code == 0, (name, r.output)
-            grid = np.array(json.loads(r.output)["sigmas"])
+            grid = np.array(json.loads(r.stdout)["sigmas"])
             assert len(grid) == 7 and np.all(np.diff(grid) < 0), name
             assert grid[-1] == pytest.approx(0.002) and grid[0] == pytest.approx(80.0)
 
@@ -137,7 +137,7 @@ def test_train_then_las_from_the_checkpoint(tmp_path):
     assert ckpt.is_file() and "loss curve at" in r.output
     r = runner.invoke(app, ["schedule", "las", "--model", str(ckpt), "-k", "6", "--format", "json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     sig = np.array(out["sigmas"])
     assert len(sig) == 7 and np.all(np.diff(sig) < 0) and out["loss_curve_source"] == "recorded"
     r = runner.invoke(
@@ -145,7 +145,7 @@ def test_train_then_las_from_the_checkpoint(tmp_path):
         ["schedule", "las", "--model", str(ckpt), "-k", "4", "--measure", "--format", "json"],
     )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["loss_curve_source"] == "measured"
+    assert json.loads(r.stdout)["loss_curve_source"] == "measured"
     r = runner.invoke(app, ["schedule", "las", "--model", str(tmp_path / "nope.safetensors")])
     assert r.exit_code != 0 and "no checkpoint" in r.output
     r = runner.invoke(app, ["train", "--data", "cifar", "--out", str(tmp_path / "x")])
@@ -163,7 +163,7 @@ def test_schedule_ays_opt_from_a_target_exports_json():
         app, ["schedule", "ays-opt", "--target", "gaussian-16", "-k", "5", "--format", "json"]
     )
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)
     assert len(out["sigmas"]) == 6 and out["klub_history"][-1] < out["klub_history"][0]
     r = CliRunner().invoke(app, ["schedule", "ays-opt", "-k", "5"])
     assert r.exit_code == 2 and "exactly one of --target NAME or --model CKPT" in r.output

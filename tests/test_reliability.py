@@ -206,7 +206,7 @@ def test_readme_las_command_exports_to_diffusers_at_the_default_sigma_min(tmp_pa
     args = ["schedule", "las", "-k", "10", "--loss-curve", str(curve), "--smooth", "0.25"]
     r = runner.invoke(app, [*args, "--format", "diffusers"])
     assert r.exit_code == 0, r.output
-    assert len(json.loads(r.output)["sigmas"]) == 12  # 11 levels and the final 0
+    assert len(json.loads(r.stdout)["sigmas"]) == 12  # 11 levels and the final 0
     r = runner.invoke(app, [*args, "--format", "diffusers", "--beta-schedule", "scaled_linear"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, [*args, "--format", "diffusers", "--sigma-min", "0.002"])
