@@ -217,6 +217,21 @@ def _denoiser_and_data(model: str | None, target: str | None, num_samples: int):
     )
 
 
+def _model_range(path: str) -> tuple[float, float] | None:
+    """The σ range a checkpoint was trained on (its configuration's sigma_min/sigma_max: 80 for
+    the EDM models, 1e4 for flow models, which sample from t ≈ 1), or None if unreadable."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            cfg = json.loads((f.metadata() or {})["info"])["config"]
+        return float(cfg["sigma_min"]), float(cfg["sigma_max"])
+    except Exception:  # unreadable or foreign files: load_checkpoint gives the one-line error
+        return None
+
+
 def _model_dim(path: str) -> int:
     """Coordinates of one sample of a checkpoint's model (from its metadata)."""
     import json
@@ -307,6 +322,8 @@ def optimized_schedule(
     if metric not in ("continuous", "snapped"):
         raise ValueError(f"unknown metric {metric!r}; choose from ['continuous', 'snapped']")
     steps_within(sampler, nfe, final_zero=final_zero)  # validates sampler and budget early
+    if model is not None:  # by default the grid spans the range the model was trained on
+        default_range = _model_range(model) or default_range
     curve, lo, hi, source = loss_curve_of(
         loss_curve=loss_curve,
         model=model,
