@@ -10,7 +10,8 @@ then the final denoise; its change on halving the level count is printed. ``--sa
 scorelab: Euler, DPM-Solver++(2M) and iPNDM through the flow model's σ-space denoiser on the
 grids ``optimize`` (measured on the model's own trajectories from 32 *other* noises; flow
 users' grids are among its standard candidates), ``flow-t`` and ``flow-t3`` (uniform flow time
-with shift 1 and 3, what FlowMatch schedulers run), kl-optimal, beta(0.6, 0.6), EDM ρ = 7 and
+with shift 1 and 3, what FlowMatch schedulers run), kl-optimal, beta(0.6, 0.6) on flow time,
+EDM ρ = 7 and
 log-SNR. Peers, as flow users run them, each through diffusers' own ``step`` from pure noise at
 t = 1: ``FlowMatchEulerDiscreteScheduler`` (shift 1, shift 3, dynamic μ = 0.49 — Flux's rule
 for 196 latent tokens), ``FlowMatchHeunDiscreteScheduler`` (shift 1, 3), ``UniPCMultistep``
@@ -184,8 +185,9 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                         "choice": opt.meta()["chosen"],
                         "proxy_evaluations": proxy.evaluations - before,
                     }
-                else:
-                    grid = get_schedule(name, k, LO, HI, final_zero=True)
+                else:  # flow models' beta runs on flow time (ComfyUI's beta on a flow model)
+                    options = {"time": "flow"} if name == "beta" else {}
+                    grid = get_schedule(name, k, LO, HI, final_zero=True, **options)
                 calls = SAMPLERS[sampler].nfe(grid)
                 out = _batched(
                     lambda b, g=grid, s=sampler: SAMPLERS[s](model, b, g.float()), z * HI

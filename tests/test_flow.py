@@ -183,3 +183,26 @@ def test_a_diffusers_flow_model_folder_loads_as_a_velocity_model_and_gets_a_sche
         processes.sigma_to_flow_time(sched.levels),
         rtol=1e-5,
     )
+
+
+def test_flow_schedules_keep_their_endpoints_and_place_steps_in_flow_time():
+    from scipy.stats import beta as beta_law
+
+    from scorelab.schedules import flow_time, get_schedule
+
+    lo, hi = 0.002, 1e4
+    t_lo, t_hi = (processes.sigma_to_flow_time(v) for v in (lo, hi))
+    for grid in (
+        flow_time(6, lo, hi),
+        flow_time(6, lo, hi, shift=3.0),
+        get_schedule("beta", 6, lo, hi, time="flow"),
+    ):
+        g = grid.numpy()
+        assert np.isclose(g[0], hi) and np.isclose(g[-1], lo) and np.all(np.diff(g) < 0)
+    t = processes.sigma_to_flow_time(flow_time(6, lo, hi).numpy())
+    np.testing.assert_allclose(np.diff(t), np.diff(t)[0], rtol=1e-9)  # uniform in flow time
+    t = processes.sigma_to_flow_time(get_schedule("beta", 6, lo, hi, time="flow").numpy())
+    want = beta_law.ppf(np.linspace(1, 0, 7), 0.6, 0.6)
+    np.testing.assert_allclose((t - t_lo) / (t_hi - t_lo), want, atol=1e-9)
+    with pytest.raises(ValueError, match="time must be"):
+        get_schedule("beta", 6, lo, 80.0, time="ve")

@@ -227,21 +227,31 @@ def beta_schedule(
     beta: float = 0.6,
     beta_d: float = 19.9,
     beta_min: float = 0.1,
+    time: str = "vp",
     final_zero: bool = False,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """The Beta schedule (Lee et al. 2024, "Beta Sampling is All You Need"; ComfyUI's ``beta``
-    scheduler, default α = β = 0.6): the fraction of VP time left after step i is the
+    scheduler, default α = β = 0.6): the fraction of the model's time left after step i is the
     Beta(α, β) quantile of 1 − i/K, so steps crowd at both ends. ComfyUI applies it to a
-    model's 1000 DDPM timesteps; here VP time is continuous with linear β(t) = β_min + β_d t
-    (as :func:`uniform_vp_time`), between the times of ``sigma_min`` and ``sigma_max``."""
+    model's own timesteps; here ``time="vp"`` is continuous VP time with linear
+    β(t) = β_min + β_d t (as :func:`uniform_vp_time`) and ``time="flow"`` is flow-matching time
+    t = σ/(1 + σ) (what ComfyUI does for flow models), between the times of ``sigma_min`` and
+    ``sigma_max``."""
     from scipy.stats import beta as beta_law
 
     alpha = check_positive_scalar("alpha", alpha)
     beta = check_positive_scalar("beta", beta)
     steps = check_positive_int("steps", steps)
     u = beta_law.ppf(np.linspace(1.0, 0.0, steps + 1), alpha, beta)
+    if time == "flow":
+        lo, hi = check_sigma_range(sigma_min, sigma_max)
+        t_lo, t_hi = processes.sigma_to_flow_time(lo), processes.sigma_to_flow_time(hi)
+        t = torch.as_tensor(t_lo + u * (t_hi - t_lo), dtype=torch.float64)
+        return _finish(t / (1.0 - t), lo, hi, final_zero, dtype, device)
+    if time != "vp":
+        raise ValueError(f"time must be 'vp' or 'flow', got {time!r}")
     s, lo, hi = _vp_time_grid(steps, sigma_min, sigma_max, beta_d, beta_min, 1.0, fractions=u)
     return _finish(s, lo, hi, final_zero, dtype, device)
 
