@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scorelab.exact import gaussian_output_law
+from scorelab.exact import LINEAR_OPTIONS, gaussian_output_law
 from scorelab.metrics import gaussian_fit_kl, gaussian_kl
 from scorelab.oracles import CountingOracle
 from scorelab.samplers import SAMPLERS, get_sampler, sample_dpmpp_3m, sample_heun
@@ -21,7 +21,6 @@ NAMES = sorted(SAMPLERS)
 TARGET = Gaussian(np.zeros(3), np.array([0.05, 0.5, 2.0]))
 #: options for the coefficient-tracking harness, whose rows are basis coefficients, not samples:
 #: per-sample nonlinear steps (accel_sde's clip) must be off there (tests/test_accel_sde.py)
-LINEAR_OPTIONS = {"accel_sde": {"clip": None}}
 
 
 @settings(max_examples=25, deadline=None)
@@ -364,3 +363,24 @@ def test_multistep_step_function_drives_a_loop_of_ones_own(order):
     library = sample_dpmpp_2m if order == 2 else sample_dpmpp_3m
     kwargs = {} if order == 2 else {"warm_start": False}
     assert torch.equal(x, library(TARGET, x0, sigmas, **kwargs))
+
+
+def test_sampler_facts_live_on_the_spec_and_the_derived_tables_agree():
+    """Everything known about a sampler is a keyword on its SamplerSpec; the tables other
+    modules read (exact's linear options, the k-diffusion counterparts, the methods' exact
+    Gaussian laws, the bench's exact-D cells) are derived from it."""
+    from scorelab.bench.runner import _has_exact_d
+    from scorelab.methods import K_DIFFUSION_COUNTERPARTS, get_method
+    from scorelab.samplers import SamplerSpec
+
+    spec = SAMPLERS["euler"]
+    with pytest.raises(TypeError):
+        SamplerSpec(spec.fn, spec.nfe, spec.distinct_levels, 1, False, "positional")
+    for name, s in SAMPLERS.items():
+        assert LINEAR_OPTIONS.get(name, {}) == (s.linear_with or {})
+        assert K_DIFFUSION_COUNTERPARTS.get(name) == s.k_diffusion
+        has_law = get_method(f"scorelab:{name}").gaussian_law is not None
+        assert has_law == s.linear_by_default, name
+        assert _has_exact_d(f"scorelab:{name}") == s.exact_d
+    assert [n for n, s in SAMPLERS.items() if s.exact_d] == ["ddpm"]
+    assert not SAMPLERS["accel_sde"].linear_by_default  # its limiter is a per-sample norm

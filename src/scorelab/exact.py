@@ -614,8 +614,10 @@ def exact_output_collinear(
 # --- schedules optimised on the exact output law of a Gaussian surrogate ---
 
 #: sampler options that make a sampler linear in its state, for coefficient tracking
-#: (``accel_sde``'s limiter is a per-sample norm)
-LINEAR_OPTIONS: dict[str, dict] = {"accel_sde": {"clip": None}}
+#: (``accel_sde``'s limiter is a per-sample norm); read from each sampler's ``linear_with``
+LINEAR_OPTIONS: dict[str, dict] = {
+    name: dict(spec.linear_with) for name, spec in SAMPLERS.items() if spec.linear_with
+}
 
 
 def surrogate_output_kl(

@@ -45,14 +45,10 @@ LIBRARIES = ("scorelab", "k-diffusion", "diffusers")
 KD_SCHEDULES = ("karras", "exponential", "polyexponential", "vp")
 
 #: scorelab sampler -> (its k-diffusion counterpart, scorelab options, k-diffusion options) for
-#: which both compute the same update (checked in tests/test_k_diffusion_compat.py)
+#: which both compute the same update (checked in tests/test_k_diffusion_compat.py); read from
+#: each sampler's :class:`~scorelab.samplers.SamplerSpec`
 K_DIFFUSION_COUNTERPARTS = {
-    "euler": ("sample_euler", {}, {}),
-    "heun": ("sample_heun", {}, {}),
-    "dpm_2": ("sample_dpm_2", {}, {}),
-    "dpmpp_2m": ("sample_dpmpp_2m", {}, {}),
-    "dpmpp_3m": ("sample_dpmpp_3m_sde", {"warm_start": False}, {"eta": 0.0}),
-    "dpmpp_2m_sde": ("sample_dpmpp_2m_sde", {}, {}),
+    name: spec.k_diffusion for name, spec in SAMPLERS.items() if spec.k_diffusion is not None
 }
 
 
@@ -315,11 +311,6 @@ def _diffusers_law(name: str):
     return law
 
 
-#: scorelab samplers that are not linear in their start and noise given a linear denoiser
-#: (``accel_sde`` runs with its per-sample limiter)
-_NOT_LINEAR = frozenset({"accel_sde"})
-
-
 def _build() -> dict[str, Method]:
     methods: list[Method] = []
     for name, spec in SAMPLERS.items():
@@ -331,7 +322,7 @@ def _build() -> dict[str, Method]:
                 grid=_scorelab_grid,
                 sample=_scorelab_sample(spec),
                 sampler=spec.fn,
-                gaussian_law=None if name in _NOT_LINEAR else _scorelab_law(spec),
+                gaussian_law=_scorelab_law(spec) if spec.linear_by_default else None,
             )
         )
     for name, nfe in _KD_NFE.items():

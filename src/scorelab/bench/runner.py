@@ -25,6 +25,7 @@ from .._smoke import smoke_scaled
 from ..methods import Plan, get_method
 from ..metrics import headline_metric, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
+from ..samplers import SAMPLERS
 from ..schedules import LOSS_SCHEDULES
 from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
@@ -69,13 +70,19 @@ def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
     )
 
 
+def _has_exact_d(method: str) -> bool:
+    """Whether a method's sampler has the closed-form discretization term D."""
+    library, _, name = method.partition(":")
+    return library == "scorelab" and name in SAMPLERS and SAMPLERS[name].exact_d
+
+
 def needs_curve(cell: Cell) -> bool:
     """Whether the cell reads the target's Monte-Carlo mmse curve (a loss-curve grid or exact
     D)."""
     loss_grid = cell.schedule in LOSS_SCHEDULES or cell.schedule == OPTIMIZE
     if is_model_target(cell.target):
         return loss_grid
-    uses = loss_grid or cell.method == "scorelab:ddpm"
+    uses = loss_grid or _has_exact_d(cell.method)
     return uses and not _target(cell.target).mmse_is_exact
 
 
@@ -212,7 +219,7 @@ def run_cell(cell: Cell) -> dict:
     out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
     steps, sigmas, exact_d = plan.steps, plan.sigmas, None
-    if cell.method == "scorelab:ddpm" and not is_model_target(cell.target):
+    if _has_exact_d(cell.method) and not is_model_target(cell.target):
         curve = (
             target
             if isinstance(target, Gaussian)

@@ -10,7 +10,7 @@ levels queried, as functions of the σ grid. Tests hold every sampler to its dec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -64,9 +64,11 @@ def _heun_levels(sigmas) -> int:
     return k + 1 - z  # σ_0 … σ_K except a final 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SamplerSpec:
-    """A sampler with its declared cost and theory facts."""
+    """A sampler and everything scorelab knows about it: its declared cost and theory facts.
+    No other module keeps a list of sampler names; ``tests/test_samplers.py`` ties each fact to
+    a measurement."""
 
     fn: Callable[..., torch.Tensor]
     nfe: Callable[[torch.Tensor], int]
@@ -79,6 +81,19 @@ class SamplerSpec:
     #: a step is x_{i+1} = f(x_i; σ_i, σ_{i+1}) + g(σ_i, σ_{i+1})·ξ with one Gaussian draw and no
     #: state besides x (no history, no random times): :mod:`scorelab.exact` propagates its law
     markov: bool = False
+    #: the options under which the sampler is linear in its start and noise draws given a linear
+    #: denoiser, as :mod:`scorelab.exact` needs: ``{}`` as called by default; None never
+    linear_with: dict[str, object] | None = field(default_factory=dict)
+    #: k-diffusion's function computing the same update, as (its name, our options, its options)
+    k_diffusion: tuple[str, dict, dict] | None = None
+    #: the sampler's error has the closed-form discretization term D of ``docs/design/las.md``
+    #: (the frozen-x0 posterior sampler it is derived for)
+    exact_d: bool = False
+
+    @property
+    def linear_by_default(self) -> bool:
+        """Linear in start and noise as called with no options (a Gaussian law is exact)."""
+        return self.linear_with == {}
 
     def __call__(self, denoiser, x, sigmas, **kwargs) -> torch.Tensor:
         return self.fn(denoiser, x, sigmas, **kwargs)
@@ -97,109 +112,156 @@ class SamplerSpec:
 
 SAMPLERS: dict[str, SamplerSpec] = {
     "euler": SamplerSpec(
-        sample_euler,
-        _one_per_step,
-        _grid_levels,
-        1,
-        False,
-        "Karras et al. 2022, Alg. 1 (Euler)",
+        fn=sample_euler,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=False,
+        reference="Karras et al. 2022, Alg. 1 (Euler)",
         markov=True,
+        k_diffusion=("sample_euler", {}, {}),
     ),
     "heun": SamplerSpec(
-        sample_heun, _two_per_step, _heun_levels, 2, False, "Karras et al. 2022, Alg. 1"
+        fn=sample_heun,
+        nfe=_two_per_step,
+        distinct_levels=_heun_levels,
+        order=2,
+        stochastic=False,
+        reference="Karras et al. 2022, Alg. 1",
+        k_diffusion=("sample_heun", {}, {}),
     ),
     "ddim": SamplerSpec(
-        sample_ddim, _one_per_step, _grid_levels, 1, False, "Song et al. 2021 (η = 0)", True
-    ),
-    "dpm_2": SamplerSpec(
-        sample_dpm_2, _two_per_step, _two_per_step, 2, False, "Lu et al. 2022, DPM-Solver-2"
-    ),
-    "dpmpp_2m": SamplerSpec(
-        sample_dpmpp_2m, _one_per_step, _grid_levels, 2, False, "Lu et al. 2023, DPM-Solver++(2M)"
-    ),
-    "dpmpp_3m": SamplerSpec(
-        sample_dpmpp_3m, _warm_start, _warm_start, 3, False, "DPM-Solver++(3M), warm-started"
-    ),
-    "li_ode": SamplerSpec(
-        sample_li_accelerated_ode,
-        _one_per_step,
-        _grid_levels,
-        2,
-        False,
-        "Li et al. 2024, arXiv 2403.03852, accelerated ODE",
-    ),
-    "unipc": SamplerSpec(
-        sample_unipc,
-        _one_per_step,
-        _grid_levels,
-        3,
-        False,
-        "Zhao et al. 2023, UniPC-2 (bh2), arXiv 2302.04867",
-    ),
-    "ipndm": SamplerSpec(
-        sample_ipndm, _one_per_step, _grid_levels, 2, False, "Zhang & Chen 2023, iPNDM (EDM form)"
-    ),
-    "deis": SamplerSpec(
-        sample_deis, _one_per_step, _grid_levels, 2, False, "Zhang & Chen 2022, DEIS ρAB (log ρ)"
-    ),
-    "ddpm": SamplerSpec(
-        sample_ddpm,
-        _one_per_step,
-        _grid_levels,
-        1,
-        True,
-        "Ho et al. 2020 posterior variance; las.md §2",
+        fn=sample_ddim,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=False,
+        reference="Song et al. 2021 (η = 0)",
         markov=True,
     ),
+    "dpm_2": SamplerSpec(
+        fn=sample_dpm_2,
+        nfe=_two_per_step,
+        distinct_levels=_two_per_step,
+        order=2,
+        stochastic=False,
+        reference="Lu et al. 2022, DPM-Solver-2",
+        k_diffusion=("sample_dpm_2", {}, {}),
+    ),
+    "dpmpp_2m": SamplerSpec(
+        fn=sample_dpmpp_2m,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=2,
+        stochastic=False,
+        reference="Lu et al. 2023, DPM-Solver++(2M)",
+        k_diffusion=("sample_dpmpp_2m", {}, {}),
+    ),
+    "dpmpp_3m": SamplerSpec(
+        fn=sample_dpmpp_3m,
+        nfe=_warm_start,
+        distinct_levels=_warm_start,
+        order=3,
+        stochastic=False,
+        reference="DPM-Solver++(3M), warm-started",
+        k_diffusion=("sample_dpmpp_3m_sde", {"warm_start": False}, {"eta": 0.0}),
+    ),
+    "li_ode": SamplerSpec(
+        fn=sample_li_accelerated_ode,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=2,
+        stochastic=False,
+        reference="Li et al. 2024, arXiv 2403.03852, accelerated ODE",
+    ),
+    "unipc": SamplerSpec(
+        fn=sample_unipc,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=3,
+        stochastic=False,
+        reference="Zhao et al. 2023, UniPC-2 (bh2), arXiv 2302.04867",
+    ),
+    "ipndm": SamplerSpec(
+        fn=sample_ipndm,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=2,
+        stochastic=False,
+        reference="Zhang & Chen 2023, iPNDM (EDM form)",
+    ),
+    "deis": SamplerSpec(
+        fn=sample_deis,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=2,
+        stochastic=False,
+        reference="Zhang & Chen 2022, DEIS ρAB (log ρ)",
+    ),
+    "ddpm": SamplerSpec(
+        fn=sample_ddpm,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=True,
+        reference="Ho et al. 2020 posterior variance; las.md §2",
+        markov=True,
+        exact_d=True,
+    ),
     "ddpm_beta": SamplerSpec(
-        sample_ddpm_beta,
-        _one_per_step,
-        _grid_levels,
-        1,
-        True,
-        "Ho et al. 2020, β_t variance (theory DDPM)",
+        fn=sample_ddpm_beta,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=True,
+        reference="Ho et al. 2020, β_t variance (theory DDPM)",
         markov=True,
     ),
     "euler_maruyama": SamplerSpec(
-        sample_euler_maruyama,
-        _one_per_step,
-        _grid_levels,
-        1,
-        True,
-        "Song et al. 2021, reverse-diffusion predictor",
+        fn=sample_euler_maruyama,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=True,
+        reference="Song et al. 2021, reverse-diffusion predictor",
         markov=True,
     ),
     "dpmpp_2m_sde": SamplerSpec(
-        sample_dpmpp_2m_sde,
-        _one_per_step,
-        _grid_levels,
-        2,
-        True,
-        "Lu et al. 2023, DPM-Solver++(2M) SDE",
+        fn=sample_dpmpp_2m_sde,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=2,
+        stochastic=True,
+        reference="Lu et al. 2023, DPM-Solver++(2M) SDE",
+        k_diffusion=("sample_dpmpp_2m_sde", {}, {}),
     ),
     "li_sde": SamplerSpec(
-        sample_li_accelerated_sde,
-        _one_per_step,
-        _grid_levels,
-        1,
-        True,
-        "Li et al. 2024, arXiv 2403.03852, accelerated SDE (TV O(1/T))",
+        fn=sample_li_accelerated_sde,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=1,
+        stochastic=True,
+        reference="Li et al. 2024, arXiv 2403.03852, accelerated SDE (TV O(1/T))",
     ),
     "randomized_midpoint": SamplerSpec(
-        sample_randomized_midpoint,
-        _two_per_step,
-        _two_per_step,
-        1.5,
-        True,
-        "Gupta, Cai & Chen 2024, arXiv 2406.00924, randomized-midpoint predictor",
+        fn=sample_randomized_midpoint,
+        nfe=_two_per_step,
+        distinct_levels=_two_per_step,
+        order=1.5,
+        stochastic=True,
+        reference="Gupta, Cai & Chen 2024, arXiv 2406.00924, randomized-midpoint predictor",
     ),
     "accel_sde": SamplerSpec(
-        sample_accel_sde,
-        accel_sde_nfe,
-        accel_sde_nfe,
-        2,
-        True,
-        "scorelab, after the mechanism of Li & Cai 2024, arXiv 2410.23285 (docs/design/accel.md)",
+        fn=sample_accel_sde,
+        nfe=accel_sde_nfe,
+        distinct_levels=accel_sde_nfe,
+        order=2,
+        stochastic=True,
+        reference=(
+            "scorelab, after the mechanism of Li & Cai 2024, arXiv 2410.23285 "
+            "(docs/design/accel.md)"
+        ),
+        linear_with={"clip": None},
     ),
 }
 
