@@ -453,11 +453,8 @@ def schedule(
 ) -> None:
     """Print or export a σ schedule; `las`, `entropic` and `sat-info` are built from a loss curve
     (a file, a checkpoint's, or a target's exact mmse)."""
-    import json
-
-    import numpy as np
-
-    from .schedules import ALIASES, LOSS_SCHEDULES, get_schedule, save_schedule
+    from .curves import named_schedule
+    from .schedules import ALIASES
 
     if fmt not in EXPORT_FORMATS:
         _fail(f"unknown format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
@@ -479,86 +476,59 @@ def schedule(
 
             tgt = get_target(target)
         if fmt == "diffusers" and not scheduler.startswith("FlowMatch"):
-            from .processes import ddpm_betas, ddpm_sigmas
-
-            # the grid must lie in the discrete model's σ range to map onto its timesteps
-            table = ddpm_sigmas(ddpm_betas(beta_schedule))
-            if sigma_min is None:
-                sigma_min = float(table[0]) * (1 + 1e-6)
-            if sigma_max is None:
-                sigma_max = min(80.0, float(table[-1]) * (1 - 1e-6))
-        lo = 0.002 if sigma_min is None else sigma_min
-        hi = 80.0 if sigma_max is None else sigma_max
-        meta: dict = {"name": name, "steps": steps}
-        if name == "optimize":
-            from .curves import optimized_schedule
-
-            if sampler is None or nfe is None:
-                raise ValueError("optimize needs --sampler NAME and --nfe N")
-            built = optimized_schedule(
-                sampler,
-                nfe,
-                metric=metric,
-                loss_curve=loss_curve,
-                model=model,
-                target=target,
-                sigma_min=sigma_min,
-                sigma_max=sigma_max,
-                default_range=(lo, hi),
-                final_zero=True,
-                status=_working,
-                progress=None if sys.stderr.isatty() else _log_line,
-            )
-            sigmas, meta = built.sigmas, {**meta, **built.meta, "steps": built.meta["steps"]}
-            steps = built.meta["steps"]
-            if target is not None:
-                oracle_curve = built.curve
-            if fmt == "table":
-                console.print(_optimize_summary(sampler, nfe, meta))
-        elif name == "ays-opt":
-            from .curves import ays_optimized_schedule
-
-            built = ays_optimized_schedule(
-                steps,
-                model=model,
-                target=target,
-                sigma_min=lo,
-                sigma_max=hi,
-                final_zero=final_zero,
-                status=_working,
-            )
-            sigmas, meta = built.sigmas, {**meta, **built.meta}
-            if fmt == "table":
-                console.print(
-                    f"KLUB {built.meta['klub_history'][0]:.4g} (EDM ρ=7 start) -> "
-                    f"{built.meta['klub_history'][-1]:.4g}"
-                )
-        elif name in LOSS_SCHEDULES:
-            from .curves import loss_curve_schedule
-
-            built = loss_curve_schedule(
-                name,
-                steps,
-                loss_curve=loss_curve,
-                model=model,
-                target=target,
-                measure=measure,
-                sigma_min=sigma_min,
-                sigma_max=sigma_max,
-                default_range=(lo, hi),
-                smooth=smooth,
-                candidates=candidates,
-                final_zero=final_zero,
-                status=_working,
-            )
-            sigmas, meta = built.sigmas, {**meta, **built.meta}
-            if target is not None:
-                oracle_curve = built.curve
-        else:
-            opts = {} if rho is None else {"rho": rho}
-            sigmas = get_schedule(name, steps, sigma_min, sigma_max, final_zero=final_zero, **opts)
+            sigma_min, sigma_max = _discrete_model_range(beta_schedule, sigma_min, sigma_max)
+        sigmas, meta, oracle_curve = named_schedule(
+            name,
+            steps,
+            sampler=sampler,
+            nfe=nfe,
+            metric=metric,
+            loss_curve=loss_curve,
+            model=model,
+            target=target,
+            measure=measure,
+            sigma_min=sigma_min,
+            sigma_max=sigma_max,
+            rho=rho,
+            smooth=smooth,
+            candidates=candidates,
+            final_zero=final_zero,
+            status=_working,
+            progress=None if sys.stderr.isatty() else _log_line,
+        )
     except (ValueError, TypeError, FileNotFoundError) as err:
         _fail(str(err))
+    if fmt == "table" and name == "optimize":
+        console.print(_optimize_summary(sampler, nfe, meta))
+    elif fmt == "table" and name == "ays-opt":
+        history = meta["klub_history"]
+        console.print(f"KLUB {history[0]:.4g} (EDM ρ=7 start) -> {history[-1]:.4g}")
+    _emit_schedule(sigmas, meta, fmt, output, sampler, nfe, (scheduler, beta_schedule, shift))
+    if fmt == "table" and tgt is not None:
+        _print_exact_d(sigmas, tgt if oracle_curve is None else oracle_curve, target)
+
+
+def _discrete_model_range(beta_schedule: str, sigma_min, sigma_max) -> tuple[float, float]:
+    """The default σ range of a grid for a discrete DDPM model: inside its β table's range, so
+    that the grid maps onto its timesteps."""
+    from .processes import ddpm_betas, ddpm_sigmas
+
+    table = ddpm_sigmas(ddpm_betas(beta_schedule))
+    if sigma_min is None:
+        sigma_min = float(table[0]) * (1 + 1e-6)
+    if sigma_max is None:
+        sigma_max = min(80.0, float(table[-1]) * (1 - 1e-6))
+    return sigma_min, sigma_max
+
+
+def _emit_schedule(sigmas, meta: dict, fmt: str, output, sampler, nfe, export_options) -> None:
+    """Write the schedule to ``output`` (JSON) if given, and print it in ``fmt``."""
+    import json
+
+    import numpy as np
+
+    from .schedules import save_schedule
+
     if output:
         save_schedule(output, sigmas.double(), **meta)
         console.print(f"wrote {output}")
@@ -568,29 +538,32 @@ def schedule(
         from .schedules import Schedule
 
         try:
-            sched = Schedule(sigmas.double().numpy(), sampler=sampler, nfe=nfe, name=name)
-            print(_export(sched, fmt, scheduler, beta_schedule, shift))
+            sched = Schedule(sigmas.double().numpy(), sampler=sampler, nfe=nfe, name=meta["name"])
+            print(_export(sched, fmt, *export_options))
         except (ValueError, TypeError) as err:
             _fail(str(err))
     else:
-        table = Table(title=f"{name} schedule, K = {steps}")
+        table = Table(title=f"{meta['name']} schedule, K = {meta['steps']}")
         for col in ("i", "σ", "log-SNR λ"):
             table.add_column(col, justify="right")
         for i, s in enumerate(sigmas.tolist()):
             lam = "∞" if s == 0 else f"{-2 * np.log(s):.4f}"
             table.add_row(str(i), f"{s:.6g}", lam)
         console.print(table)
-        if tgt is not None:
-            from .theory import discretization_error
 
-            with _working(f"exact discretization term D on {target}"):
-                d = discretization_error(
-                    sigmas.double().numpy(),
-                    tgt if oracle_curve is None else oracle_curve,
-                    num_samples=smoke_scaled(4000, 256),
-                    num_points=smoke_scaled(801, 101),
-                )
-            console.print(f"exact discretization term D = {d:.6g} nats on {target}")
+
+def _print_exact_d(sigmas, curve, target: str) -> None:
+    """The exact discretization term D of the grid on a built-in target."""
+    from .theory import discretization_error
+
+    with _working(f"exact discretization term D on {target}"):
+        d = discretization_error(
+            sigmas.double().numpy(),
+            curve,
+            num_samples=smoke_scaled(4000, 256),
+            num_points=smoke_scaled(801, 101),
+        )
+    console.print(f"exact discretization term D = {d:.6g} nats on {target}")
 
 
 @app.command("loss-curve")

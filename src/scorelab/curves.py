@@ -373,3 +373,87 @@ def optimized_schedule(
     if best is not None:
         meta["best_standard"] = {"name": best[0], "proxy_error": best[1]}
     return CurveSchedule(result.sigmas, curve, lo, hi, meta)
+
+
+def named_schedule(
+    name: str,
+    steps: int,
+    *,
+    sampler: str | None = None,
+    nfe: int | None = None,
+    metric: str = "continuous",
+    loss_curve: str | None = None,
+    model: str | None = None,
+    target: str | None = None,
+    measure: bool = False,
+    sigma_min: float | None = None,
+    sigma_max: float | None = None,
+    rho: float | None = None,
+    smooth: float = 0.0,
+    candidates: int = 1000,
+    final_zero: bool = False,
+    status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
+    progress: Callable[[str], None] | None = None,
+) -> tuple[torch.Tensor, dict, LossCurve | InformationCurve | None]:
+    """Any schedule by name, from whatever source it needs — the one entry behind the CLI's
+    ``scorelab schedule NAME``: ``optimize`` (the grid for ``sampler`` within ``nfe`` model
+    calls, :func:`optimized_schedule`), ``ays-opt``, a loss-curve schedule
+    (:func:`loss_curve_schedule`) or a standard one (:func:`scorelab.schedules.get_schedule`,
+    ``rho`` for karras / polyexponential).
+
+    Returns:
+        the σ grid (σ units, descending), its metadata (``name``, ``steps`` and what the
+        builder reports), and the curve used when it is a target's exact mmse (else None).
+    """
+    from .schedules import get_schedule
+
+    lo = 0.002 if sigma_min is None else sigma_min
+    hi = 80.0 if sigma_max is None else sigma_max
+    meta: dict = {"name": name, "steps": steps}
+    sources = dict(loss_curve=loss_curve, model=model, target=target)
+    if name == "optimize":
+        if sampler is None or nfe is None:
+            raise ValueError("optimize needs --sampler NAME and --nfe N")
+        built = optimized_schedule(
+            sampler,
+            nfe,
+            metric=metric,
+            sigma_min=sigma_min,
+            sigma_max=sigma_max,
+            default_range=(lo, hi),
+            final_zero=True,
+            status=status,
+            progress=progress,
+            **sources,
+        )
+        meta.update(built.meta)
+        return built.sigmas, meta, built.curve if target is not None else None
+    if name == "ays-opt":
+        built = ays_optimized_schedule(
+            steps,
+            model=model,
+            target=target,
+            sigma_min=lo,
+            sigma_max=hi,
+            final_zero=final_zero,
+            status=status,
+        )
+        return built.sigmas, {**meta, **built.meta}, None
+    if name in LOSS_SCHEDULES:
+        built = loss_curve_schedule(
+            name,
+            steps,
+            measure=measure,
+            sigma_min=sigma_min,
+            sigma_max=sigma_max,
+            default_range=(lo, hi),
+            smooth=smooth,
+            candidates=candidates,
+            final_zero=final_zero,
+            status=status,
+            **sources,
+        )
+        return built.sigmas, {**meta, **built.meta}, built.curve if target is not None else None
+    options = {} if rho is None else {"rho": rho}
+    grid = get_schedule(name, steps, sigma_min, sigma_max, final_zero=final_zero, **options)
+    return grid, meta, None
