@@ -45,6 +45,7 @@ from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_bloc
 from schedules_surrogate import mmse_curve
 from schedules_surrogate import targets as tuned_targets
 from scorelab.exact import (
+    LINEAR_OPTIONS,
     exact_output_1d,
     exact_output_collinear,
     gaussian_optimized_schedule,
@@ -113,7 +114,7 @@ def _mc_score(sampler: str, target: GaussianMixture, grid: torch.Tensor) -> tupl
 def score(sampler: str, target, grid: torch.Tensor) -> tuple[float, float, float, float]:
     """(continuous KL, snapped KL, floor continuous, floor snapped) of one sampler × grid."""
     grid = grid[grid > 0]
-    clip = {"clip": None} if sampler == "accel_sde" else {}
+    clip = LINEAR_OPTIONS.get(sampler, {})
     if isinstance(target, Gaussian):
         return gaussian_output_kl(sampler, target, grid, **clip), float("nan"), 0.0, 0.0
     if target.dim == 1:

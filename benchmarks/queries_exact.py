@@ -39,6 +39,7 @@ from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_bloc
 from scorelab.compat.diffusers import sample_with_diffusers
 from scorelab.compat.k_diffusion import k_diffusion_sampler
 from scorelab.exact import (
+    LINEAR_OPTIONS,
     _gaussian_kl,
     exact_output_1d,
     gaussian_optimized_schedule,
@@ -118,7 +119,7 @@ def error(fn_or_name, target, sigmas, **options) -> float:
 
 def methods():
     for name in OURS:
-        opts = {"clip": None} if name == "accel_sde" else {}
+        opts = LINEAR_OPTIONS.get(name, {})
         for sched in OUR_SCHEDULES:
             yield f"scorelab:{name}", sched, SAMPLERS[name], SAMPLERS[name].fn, opts
     for name in PEERS:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from _readme import add_from_csv_option, ratio_cells, rows_from_run_or_csv, write_readme_block
-from scorelab.exact import exact_output_1d, gaussian_output_kl, mmse_1d
+from scorelab.exact import LINEAR_OPTIONS, exact_output_1d, gaussian_output_kl, mmse_1d
 from scorelab.schedules import cosine, karras, las_schedule, log_snr_uniform
 from scorelab.schedules.information import (
     entropic_schedule,
@@ -96,7 +96,7 @@ def run(quick: bool) -> list[dict]:
         for steps in steps_list:
             for sched, grid in grids(curve, steps).items():
                 for sampler in SAMPLERS:
-                    opts = {"clip": None} if sampler == "accel_sde" else {}
+                    opts = LINEAR_OPTIONS.get(sampler, {})
                     kl = gaussian_output_kl(sampler, target, grid, **opts)
                     rows.append(
                         dict(

@@ -41,6 +41,7 @@ import torch
 from _readme import add_from_csv_option, ratio_cells, rows_from_run_or_csv, write_readme_block
 from schedules_exact import laws
 from scorelab.exact import (
+    LINEAR_OPTIONS,
     exact_output_1d,
     exact_output_collinear,
     gaussian_optimized_schedule,
@@ -139,7 +140,7 @@ def sampled_snapped(sampler: str, target: Discrete, grid: torch.Tensor) -> tuple
 
 def score(sampler: str, target, grid: torch.Tensor, quick: bool) -> tuple[float, ...]:
     """(continuous KL, snapped KL, their floors) of one sampler × grid on ``target``."""
-    clip = {"clip": None} if sampler == "accel_sde" else {}
+    clip = LINEAR_OPTIONS.get(sampler, {})
     if isinstance(target, Gaussian):
         return gaussian_output_kl(sampler, target, grid, **clip), float("nan"), 0.0, 0.0
     if target.dim == 1:
