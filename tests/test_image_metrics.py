@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +55,57 @@ def test_digits_fd_bootstrap_spread_is_reproducible_and_shrinks_with_more_sample
     assert 0 < full["fd_sd"] < full["fd"]
     # the FD of n samples fluctuates like 1/sqrt(n): a quarter of the samples, about twice the sd
     assert 1.3 * full["fd_sd"] < quarter["fd_sd"] < 4 * full["fd_sd"]
+
+
+def _smooth_images(n: int, seed: int) -> torch.Tensor:
+    """Random low-frequency 28×28 images in [−1, 1] (no data set needed)."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(n, 1, 7, 7, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=28, mode="bilinear").tanh()
+
+
+def test_fashion_reference_statistics_are_consistent():
+    from scorelab.image_metrics import fashion_floor, load_fashion_classifier
+
+    _, stats = load_fashion_classifier()
+    assert stats["mean"].shape == (64,) and stats["cov"].shape == (64, 64)
+    assert np.allclose(stats["cov"], stats["cov"].T)
+    assert np.linalg.eigvalsh(stats["cov"]).min() > -1e-9
+    assert stats["freq"].sum() == pytest.approx(1.0) and np.allclose(stats["freq"], 0.1)
+    assert stats["accuracy"] > 0.85  # held-out accuracy recorded when it was trained
+    floors = [fashion_floor(n) for n in stats["floor_n"].astype(int)]
+    assert floors == pytest.approx(list(stats["floor_fd"]))
+    assert all(a > b for a, b in itertools.pairwise(floors))  # bias falls with n
+    # between table points the floor is linear in 1/n
+    n0, n1 = stats["floor_n"][:2]
+    mid = 2 / (1 / n0 + 1 / n1)
+    assert fashion_floor(round(mid)) == pytest.approx(np.mean(floors[:2]), rel=1e-3)
+    # below the table the floor keeps growing like 1/n, above it keeps falling (never below 0)
+    assert fashion_floor(64) > 2 * floors[0]
+    assert 0 <= fashion_floor(40_000) < floors[-1]
+
+
+def test_fashion_quality_scores_structure_and_refuses_bad_input():
+    from scorelab.image_metrics import fashion_quality
+
+    noise = fashion_quality(torch.rand(600, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert noise["n"] == 600 and noise["fd"] > 50 * noise["fd_floor"]
+    assert 0 <= noise["coverage"] <= 1 and 0 <= noise["class_tv"] <= 1
+    flat = fashion_quality(torch.rand(600, 784, generator=torch.Generator().manual_seed(0)))
+    assert flat["fd"] == pytest.approx(noise["fd"])
+    with pytest.raises(ValueError, match=r"Fashion-MNIST samples must be .*\(5, 1, 8, 8\)"):
+        fashion_quality(torch.zeros(5, 1, 8, 8))
+    bad = torch.zeros(10, 1, 28, 28)
+    bad[3, 0, 1, 1] = float("nan")
+    with pytest.raises(ValueError, match="finite"):
+        fashion_quality(bad)
+
+
+def test_fashion_fd_bootstrap_spread_shrinks_like_one_over_sqrt_n():
+    from scorelab.image_metrics import fashion_quality
+
+    big = fashion_quality(_smooth_images(3200, 0), bootstrap=16, seed=1)
+    small = fashion_quality(_smooth_images(800, 0), bootstrap=16, seed=1)
+    assert big == fashion_quality(_smooth_images(3200, 0), bootstrap=16, seed=1)
+    # a quarter of the samples: about twice the spread
+    assert 1.3 * big["fd_sd"] < small["fd_sd"] < 4 * big["fd_sd"]
