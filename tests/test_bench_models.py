@@ -154,3 +154,48 @@ def test_diffusers_model_folder_errors_are_one_line(tmp_path):
     np.save(refs, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="must hold >= 16 samples"):
         model_target(name)
+
+
+def test_fashion_suite_ships_and_names_the_shipped_model():
+    suite = load_suite("fashion")
+    assert {c.target for c in suite.cells} == {"model:fashion_edm"}
+    assert {c.nfe_budget for c in suite.cells} == {4, 5, 6, 8, 10, 15, 20}
+    assert {c.schedule for c in suite.cells if c.method == "scorelab:ipndm"} == {
+        "optimize",
+        "karras",
+        "log-snr",
+        "kl-optimal",
+        "beta",
+    }
+    from scorelab.bench.model_target import parse_model_target
+
+    path, _ = parse_model_target("model:fashion_edm")
+    assert path.name == "fashion_edm.safetensors" and path.is_file()
+
+
+def test_fashion_suite_runs_end_to_end_on_a_tiny_model_without_the_data(tmp_path, monkeypatch):
+    """The suite's smoke version on a tiny model trained on Fashion-format files, which are
+    then removed: every method runs within its budget and is scored by the Fashion FD from
+    the statistics shipped with the classifier."""
+    from tests.test_data_fashion import _write_fashion
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_fashion(data, n_train=32, n_test=8)
+    ckpt = tmp_path / "fashion.safetensors"
+    train(TrainConfig.tiny("fashion", steps=3, data_dir=str(data), batch_size=8), ckpt)
+    for f in data.iterdir():
+        f.unlink()
+    monkeypatch.setenv("SCORELAB_SMOKE", "1")
+    db = tmp_path / "r.duckdb"
+    args = ["bench", "--suite", "fashion", "--db", str(db), "--workers", "1"]
+    r = CliRunner().invoke(app, [*args, "--model", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    with ResultStore(db) as store:
+        rows = store.dataframe_rows()
+        assert store.failures() == []
+    methods = {(c.method, c.schedule) for c in load_suite("fashion").cells}
+    assert {(row["method"], row["schedule"]) for row in rows} == methods
+    for row in rows:
+        assert row["metric"] == "fashion_fd" and row["error"] > 0 and row["floor"] > 0
+        assert 1 <= row["nfe"] <= 4

@@ -143,7 +143,9 @@ def _demo_verdict(results: list[tuple]) -> str:
 
 @app.command()
 def bench(
-    suite: str = typer.Option("quick", help="quick | standard | digits | path to a suite .toml"),
+    suite: str = typer.Option(
+        "quick", help="quick | standard | digits | fashion | path to a suite .toml"
+    ),
     db: str = typer.Option("scorelab-results.duckdb", help="DuckDB results file (resumable)"),
     workers: int = typer.Option(2, min=1, help="local worker processes"),
     executor: str = typer.Option("local", help="local | ray"),

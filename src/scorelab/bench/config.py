@@ -155,7 +155,8 @@ def load_suite(name_or_path: str) -> Suite:
         shipped = resources.files("scorelab.bench") / "suites" / f"{name_or_path}.toml"
         if not shipped.is_file():
             raise ValueError(
-                f"unknown suite {name_or_path!r}; use quick, standard, digits or a .toml file"
+                f"unknown suite {name_or_path!r}; use quick, standard, digits, fashion or a "
+                ".toml file"
             )
         text, source = shipped.read_text(), f"{name_or_path} (shipped)"
     try:

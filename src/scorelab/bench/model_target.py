@@ -16,6 +16,9 @@ There is no exact law, so the headline metric compares samples with the model's 
 
 * digits models: the classifier-feature Fréchet distance to the training split
   (:func:`scorelab.image_metrics.digits_quality`), with the held-out split's FD as the floor;
+* Fashion-MNIST models: the same with the Fashion classifier
+  (:func:`scorelab.image_metrics.fashion_quality`), whose reference statistics ship with it, so
+  the data need not be on disk; the floor is the held-out split's FD at the cell's sample size;
 * other models (2-D toys, any ``.npy`` data): sliced W₂ to the held-out samples, with the
   sliced W₂ between two held-out sets as the floor.
 
@@ -35,6 +38,7 @@ __all__ = [
     "DATA_TAG",
     "MODEL_PREFIX",
     "DigitsModelTarget",
+    "FashionModelTarget",
     "ModelTarget",
     "check_model_source",
     "is_model_target",
@@ -60,13 +64,25 @@ def model_target_name(path: str | Path, data: str | None = None) -> str:
     return f"{MODEL_PREFIX}{path}" + (f"{DATA_TAG}{data}" if data else "")
 
 
+def shipped_model(path: Path) -> Path:
+    """``path``, or — when it is a bare name such as ``fashion_edm`` that names no file here —
+    the model of that name shipped in ``scorelab/assets`` (``fashion_edm``, ``fashion_flow``)."""
+    from importlib import resources
+
+    if path.exists() or path.suffix or len(path.parts) != 1:
+        return path
+    ref = resources.files("scorelab") / "assets" / f"{path}.safetensors"
+    return Path(str(ref)) if ref.is_file() else path
+
+
 def parse_model_target(name: str) -> tuple[Path, str | None]:
-    """``(path, data)`` of a ``model:`` target name (``data`` None for a checkpoint)."""
+    """``(path, data)`` of a ``model:`` target name (``data`` None for a checkpoint); a bare
+    name is looked up among the shipped models (:func:`shipped_model`)."""
     if not is_model_target(name):
         raise ValueError(f"a model target is named {MODEL_PREFIX}PATH, got {name!r}")
     body = name[len(MODEL_PREFIX) :]
     path, _, data = body.partition(DATA_TAG)
-    return Path(path), data or None
+    return shipped_model(Path(path)), data or None
 
 
 def check_model_source(name: str) -> None:
@@ -108,14 +124,23 @@ class ModelTarget:
     data (the metric's references) and a loss curve. Build it with :func:`model_target`."""
 
     mmse_is_exact = False
+    #: the held-out samples are read when the target is built (their absence is an early
+    #: error); False where the metric does not need them, which then reads them on first use
+    references_needed = True
 
     def __init__(self, path: Path, denoiser, data: str, event_shape, loss_curve=None) -> None:
         self.path = path
         self.denoiser = denoiser
         self.data_name = data
         self.event_shape = tuple(event_shape)
-        self._test = _references(data)
+        self._held_out = _references(data) if self.references_needed else None
         self._loss_curve = loss_curve
+
+    @property
+    def _test(self) -> torch.Tensor:
+        if self._held_out is None:
+            self._held_out = _references(self.data_name)
+        return self._held_out
 
     @property
     def loss_curve(self):
@@ -164,6 +189,20 @@ class DigitsModelTarget(ModelTarget):
     """A :class:`ModelTarget` trained on the digits (its metric is the digits FD)."""
 
 
+def _fashion_fd(samples, target, references, seed):
+    from ..image_metrics import fashion_quality
+
+    q = fashion_quality(samples.reshape(samples.shape[0], -1).float())
+    return q["fd"], q["fd_floor"]
+
+
+class FashionModelTarget(ModelTarget):
+    """A :class:`ModelTarget` trained on Fashion-MNIST (its metric is the Fashion FD, scored
+    against statistics shipped with the classifier: the data set need not be on disk)."""
+
+    references_needed = False
+
+
 def model_target(name: str) -> ModelTarget:
     """The target ``model:PATH`` (a scorelab checkpoint) or ``model:DIR#data=DATA`` (a
     diffusers folder): loaded once, as a :class:`DigitsModelTarget` for digits models (so the
@@ -179,12 +218,15 @@ def model_target(name: str) -> ModelTarget:
         denoiser, meta = load_checkpoint(path)
         data, shape = meta["info"]["config"]["data"], denoiser.sample_shape
         curve = meta.get("loss_curve")
-    cls = DigitsModelTarget if data == "digits" else ModelTarget
+    cls = {"digits": DigitsModelTarget, "fashion": FashionModelTarget}.get(data, ModelTarget)
     return cls(path, denoiser, data, shape, curve)
 
 
 METRICS["digits_fd"] = Metric(
     name="digits_fd", label="digits FD", applies_to=DigitsModelTarget, compute=_digits_fd
+)
+METRICS["fashion_fd"] = Metric(
+    name="fashion_fd", label="Fashion-MNIST FD", applies_to=FashionModelTarget, compute=_fashion_fd
 )
 METRICS["data_sw2"] = Metric(
     name="data_sw2",
