@@ -33,7 +33,6 @@ proxy with a 192-level reference (the EDM model's benchmark uses 100 and 64/256)
 from __future__ import annotations
 
 import argparse
-import math
 import time
 import warnings
 from pathlib import Path
@@ -42,8 +41,17 @@ import numpy as np
 import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv
-from fashion_model import _batched, _nfe_to_reach, reference, rmse
-from scorelab.grids import TrajectoryProxy, optimize_grid, steps_within
+from fashion_model import (
+    _batched,
+    detail,
+    headlines,
+    model_proxy,
+    optimize_table,
+    optimized,
+    reference,
+    rmse,
+)
+from scorelab.grids import steps_within
 from scorelab.models import load_checkpoint
 from scorelab.samplers import SAMPLERS, SampleStreams
 from scorelab.schedules import get_schedule
@@ -57,7 +65,6 @@ NFES = (4, 8, 16)
 SAMPLERS_RUN = ("euler", "dpmpp_2m", "ipndm")
 GRIDS = ("optimize", "flow-t", "flow-t3", "kl-optimal", "beta", "karras", "log-snr")
 MU = 0.49  # Flux's calculate_shift for 196 tokens: 0.5 + (1.15 − 0.5)/(4096 − 256)·(196 − 256)
-LEVELS = (0.1, 0.05, 0.02, 0.01)
 REFERENCE_STEPS = 384
 #: the optimize proxy's noises (seed 0, not the scored noises' 1000) and reference levels
 PROXY_NOISES, PROXY_REFERENCE_STEPS = 32, 192
@@ -138,6 +145,7 @@ def run(checkpoint: Path, n: int) -> list[dict]:
 
     def add(side, method, grid, nfe, out, **extra):
         value, sd = rmse(out, ref, rng)
+        sharp = detail(out, ref)
         rows.append(
             dict(
                 side=side,
@@ -146,45 +154,25 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                 nfe=nfe,
                 rmse=value,
                 sd=sd,
+                detail=sharp,
                 ref_change=ref_change,
-                **extra,
+                choice=extra.get("choice", ""),
+                proxy_evaluations=extra.get("proxy_evaluations", ""),
             )
         )
-        print(f"{side} {method} {grid} NFE {nfe}: {value:.4f} ± {sd:.4f}", flush=True)
+        print(
+            f"{side} {method} {grid} NFE {nfe}: {value:.4f} ± {sd:.4f}, detail {sharp:.2f}",
+            flush=True,
+        )
 
-    proxy = TrajectoryProxy(
-        model,
-        shape,
-        LO,
-        HI,
-        num_samples=PROXY_NOISES,
-        reference_steps=PROXY_REFERENCE_STEPS,
-        dtype=torch.float32,
-        seed=0,
-        batch_size=64,
-    )
+    proxy = model_proxy(model, LO, HI, PROXY_NOISES, PROXY_REFERENCE_STEPS)
     for sampler in SAMPLERS_RUN:
         for nfe in NFES:
             k, _ = steps_within(sampler, nfe)
             for name in GRIDS:
                 extra = {}
                 if name == "optimize":
-                    before = proxy.evaluations
-                    opt = optimize_grid(
-                        sampler,
-                        nfe,
-                        LO,
-                        HI,
-                        proxy=proxy,
-                        curve=curve,
-                        refine_sweeps=1,
-                        refine_budget=8,
-                    )
-                    grid = opt.sigmas
-                    extra = {
-                        "choice": opt.meta()["chosen"],
-                        "proxy_evaluations": proxy.evaluations - before,
-                    }
+                    grid, extra = optimized(proxy, curve, sampler, nfe, LO, HI)
                 else:  # flow models' beta runs on flow time (ComfyUI's beta on a flow model)
                     options = {"time": "flow"} if name == "beta" else {}
                     grid = get_schedule(name, k, LO, HI, final_zero=True, **options)
@@ -208,35 +196,15 @@ def run(checkpoint: Path, n: int) -> list[dict]:
 def summary(rows: list[dict]) -> str:
     for r in rows:
         r["nfe"], r["rmse"], r["sd"] = int(r["nfe"]), float(r["rmse"]), float(r["sd"])
+        r["detail"] = float(r.get("detail") or "nan")
     nfes = sorted({r["nfe"] for r in rows if r["side"] == "scorelab"} | set(NFES))
     nfes = [n for n in NFES if n in nfes]
-    lines = [
-        "| NFE | best scorelab (sampler, grid) | RMSE ± sd | best peer | RMSE ± sd | ratio |",
-        "|---|---|---|---|---|---|",
-    ]
-    env: dict[str, list[tuple[int, float]]] = {"scorelab": [], "peer": []}
-    for nfe in nfes:
-        mine = [r for r in rows if r["side"] == "scorelab" and r["nfe"] <= nfe]
-        peer = [r for r in rows if r["side"] != "scorelab" and r["nfe"] <= nfe]
-        if not mine or not peer:
-            continue
-        a, b = min(mine, key=lambda r: r["rmse"]), min(peer, key=lambda r: r["rmse"])
-        env["scorelab"].append((nfe, a["rmse"]))
-        env["peer"].append((nfe, b["rmse"]))
-        lines.append(
-            f"| {nfe} | {a['method']}, {a['grid']} | {a['rmse']:.4f} ± {a['sd']:.4f} | "
-            f"{b['method']} ({b['grid']}) | {b['rmse']:.4f} ± {b['sd']:.4f} | "
-            f"{a['rmse'] / b['rmse']:.2f} |"
-        )
-    lines += ["", "| RMSE level | NFE scorelab | NFE best peer | ratio |", "|---|---|---|---|"]
-    for level in LEVELS:
-        m, p = _nfe_to_reach(env["scorelab"], level), _nfe_to_reach(env["peer"], level)
-        ratio = f"{m / p:.2f}" if math.isfinite(m) and math.isfinite(p) else "–"
-        lines.append(f"| {level} | {m:.1f} | {p:.1f} | {ratio} |")
+    lines = headlines(rows, nfes)
     lines += [
         "",
         "Which shift? Euler-type sampling at a budget: diffusers' FlowMatchEuler with each shift, "
-        "and scorelab's Euler on uniform flow time (shift 1, 3) and on `optimize` (RMSE ± sd):",
+        "and scorelab's Euler on uniform flow time (shift 1, 3) and on `optimize` (RMSE ± sd, "
+        "detail):",
         "",
         "| NFE | FlowMatchEuler shift 1 | shift 3 | dynamic μ | scorelab flow-t | flow-t3 | "
         "optimize (its pick) |",
@@ -253,7 +221,9 @@ def summary(rows: list[dict]) -> str:
                 and r["nfe"] == nfe
                 and (grid is None or r["grid"] == grid)
             ]
-            return f"{hit[0]['rmse']:.4f} ± {hit[0]['sd']:.4f}" if hit else "–"
+            if not hit:
+                return "–"
+            return f"{hit[0]['rmse']:.4f} ± {hit[0]['sd']:.4f} ({hit[0]['detail']:.2f})"
 
         opt = [
             r
@@ -271,26 +241,7 @@ def summary(rows: list[dict]) -> str:
             f"{cell('scorelab', 'euler', 'flow-t')} | {cell('scorelab', 'euler', 'flow-t3')} | "
             f"{cell('scorelab', 'euler', 'optimize')}{pick} |"
         )
-    lines += [
-        "",
-        "| sampler | NFE ≤ 10: optimize best or tied (2 sd) | worst × best other grid |",
-        "|---|---|---|",
-    ]
-    for sampler in SAMPLERS_RUN:
-        ok, worst, cells = 0, 0.0, [n for n in nfes if n <= 10]
-        for nfe in cells:
-            row = {
-                r["grid"]: r
-                for r in rows
-                if r["side"] == "scorelab" and r["method"] == sampler and r["nfe"] == nfe
-            }
-            if "optimize" not in row:
-                continue
-            o = row.pop("optimize")
-            best = min(row.values(), key=lambda r: r["rmse"])
-            ok += o["rmse"] <= best["rmse"] + 2 * math.hypot(o["sd"], best["sd"])
-            worst = max(worst, o["rmse"] / best["rmse"])
-        lines.append(f"| {sampler} | {ok}/{len(cells)} | {worst:.2f} |")
+    lines += optimize_table(rows, SAMPLERS_RUN, nfes)
     return "\n".join(lines)
 
 
