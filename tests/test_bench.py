@@ -466,10 +466,10 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     read back by a cell that differs in score error."""
     from scorelab.bench import runner
 
-    monkeypatch.setenv(runner.CURVE_CACHE_ENV, str(tmp_path))
-
     def cell(schedule, target="gaussian-16", method="scorelab:dpmpp_2m", error=0.0):
-        return run_cell(Cell(target, method, schedule, 8, 0, error, 400, 0.002, 80.0))
+        return run_cell(
+            Cell(target, method, schedule, 8, 0, error, 400, 0.002, 80.0), str(tmp_path)
+        )
 
     row = cell("optimize")
     chosen = row["config"]["chosen_schedule"]
@@ -489,7 +489,6 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     assert again["config"]["chosen_schedule"] == chosen and again["steps"] == row["steps"]
     monkeypatch.undo()
     monkeypatch.setenv("SCORELAB_SMOKE", "1")  # seconds-sized curves and proxies for the atoms
-    monkeypatch.setenv(runner.CURVE_CACHE_ENV, str(tmp_path))
     atoms = cell("optimize", target="atoms64-r8", method="scorelab:ddpm")
     assert atoms["nfe"] <= 8 and atoms["config"]["chosen_schedule"]
     with pytest.raises(ValueError, match="for scorelab samplers"):

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 
 from ..methods import get_method
 from .config import Cell, Suite, load_suite, peer_library_available
-from .runner import CURVE_CACHE_ENV, prepare_curves, run_cell, run_cells
+from .runner import prepare_curves, run_cell, run_cells
 from .store import ResultStore
 
 __all__ = [
@@ -51,23 +50,19 @@ def run_suite(
     missing = set(missing_peers(suite))
     todo = [c for c in suite.cells if c.key() not in done and c.method not in missing]
     # mmse curves: computed once here, shared by the workers and kept beside the results file
-    saved = os.environ.get(CURVE_CACHE_ENV)
-    os.environ[CURVE_CACHE_ENV] = str(store.path.parent / ".scorelab-cache")
-    try:
-        prepare_curves(todo)
-        for row in run_cells(todo, workers=workers, executor=executor, address=address):
-            row["suite"] = suite.name
-            if "failure" in row:
-                store.insert_failure(row)
-            else:
-                store.insert(row)
-            if on_row is not None:
-                on_row(row)
-    finally:
-        if saved is None:
-            os.environ.pop(CURVE_CACHE_ENV, None)
+    cache_dir = str(store.path.parent / ".scorelab-cache")
+    prepare_curves(todo, cache_dir)
+    rows = run_cells(
+        todo, workers=workers, executor=executor, address=address, cache_dir=cache_dir
+    )
+    for row in rows:
+        row["suite"] = suite.name
+        if "failure" in row:
+            store.insert_failure(row)
         else:
-            os.environ[CURVE_CACHE_ENV] = saved
+            store.insert(row)
+        if on_row is not None:
+            on_row(row)
     return len(todo)
 
 

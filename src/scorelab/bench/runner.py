@@ -43,15 +43,13 @@ def _target(name: str) -> Target:
     return get_target(name)
 
 
-#: environment variable naming the folder where mmse curves are cached on disk (set by
-#: :func:`scorelab.bench.run_suite` to a folder beside the results file)
-CURVE_CACHE_ENV = "SCORELAB_CURVE_CACHE"
-
-
 @cache
-def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
+def _curve(
+    name: str, sigma_min: float, sigma_max: float, cache_dir: str | None = None
+) -> InformationCurve:
     """The target's mmse curve (for oracle-LAS and exact D): cached per process, and on disk
-    where ``$SCORELAB_CURVE_CACHE`` names a folder, so workers and reruns share one computation.
+    in ``cache_dir`` (:func:`scorelab.bench.run_suite` passes a folder beside the results file)
+    so that workers and reruns share one computation.
     A model target has no mmse: its recorded training loss curve (made monotone) stands in for
     the loss-curve schedules."""
     if is_model_target(name):
@@ -65,7 +63,7 @@ def _curve(name: str, sigma_min: float, sigma_max: float) -> InformationCurve:
         sigma_max,
         num_points=smoke_scaled(801, 101),
         num_samples=smoke_scaled(4000, 256),
-        cache_dir=os.environ.get(CURVE_CACHE_ENV) or None,
+        cache_dir=cache_dir,
         cache_key=name,
     )
 
@@ -86,12 +84,13 @@ def needs_curve(cell: Cell) -> bool:
     return uses and not _target(cell.target).mmse_is_exact
 
 
-def prepare_curves(cells: Iterable[Cell]) -> int:
+def prepare_curves(cells: Iterable[Cell], cache_dir: str | None = None) -> int:
     """Compute, in this process, every mmse curve the cells need (before workers are started,
-    so that forked workers inherit them and spawned ones find them on disk); returns how many."""
+    so that forked workers inherit them and spawned ones find them in ``cache_dir``); returns
+    how many."""
     keys = {(c.target, c.sigma_min, c.sigma_max) for c in cells if needs_curve(c)}
     for key in sorted(keys):
-        _curve(*key)
+        _curve(*key, cache_dir)
     return len(keys)
 
 
@@ -137,13 +136,13 @@ def sigma_range(cell: Cell) -> tuple[float, float]:
     return lo, hi
 
 
-def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
+def _optimized_grid(cell: Cell, steps: int, cache_dir: str | None) -> tuple[str, torch.Tensor]:
     """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
     ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps
     (:func:`scorelab.grids.optimize_grid` on :func:`scorelab.grids.proxy_for`'s proxy: the
     target's samples and denoiser, or the model's), with the metric the target is scored by
     (``snapped`` for the nearest-atom TV, else ``continuous``). Cached on disk beside the mmse
-    curves (``$SCORELAB_CURVE_CACHE``) for exact targets: cells that differ only in score error
+    curves (``cache_dir``) for exact targets: cells that differ only in score error
     or seed share it."""
     from ..grids import optimize_grid, proxy_for
 
@@ -152,16 +151,15 @@ def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
     target = _target(cell.target)
     metric = "snapped" if headline_metric(target).name == "atom_tv" else "continuous"
     key = json.dumps([cell.target, name, steps, lo, hi, metric, "measured-1", __version__])
-    folder = os.environ.get(CURVE_CACHE_ENV)
     path = None
-    if folder and not is_model_target(cell.target):
+    if cache_dir and not is_model_target(cell.target):
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        path = Path(folder) / f"optimize-{digest}.json"
+        path = Path(cache_dir) / f"optimize-{digest}.json"
         if path.is_file():
             saved = json.loads(path.read_text())
             if saved.get("key") == key:
                 return saved["chosen"], torch.tensor(saved["sigmas"], dtype=torch.float64)
-    curve = _curve(cell.target, lo, hi)
+    curve = _curve(cell.target, lo, hi, cache_dir)
     observed = getattr(curve, "sigma", None)  # a measured LossCurve: stay where it was observed
     if observed is not None:
         lo, hi = max(lo, float(observed[0])), min(hi, float(observed[-1]))
@@ -188,7 +186,7 @@ def _optimized_grid(cell: Cell, steps: int) -> tuple[str, torch.Tensor]:
     return chosen, sigmas.double()
 
 
-def _plan(cell: Cell) -> tuple[Plan, dict]:
+def _plan(cell: Cell, cache_dir: str | None = None) -> tuple[Plan, dict]:
     """The method's plan for the cell's budget and schedule, and what to add to the row's
     config (the schedule ``optimize`` chose)."""
     method = get_method(cell.method)
@@ -197,14 +195,17 @@ def _plan(cell: Cell) -> tuple[Plan, dict]:
         if method.is_peer:
             raise ValueError(f"schedule {OPTIMIZE!r} is for scorelab samplers, not {method.key}")
         k = method.steps_within(cell.nfe_budget)
-        chosen, sigmas = _optimized_grid(cell, k)
+        chosen, sigmas = _optimized_grid(cell, k, cache_dir)
         return Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE), {"chosen_schedule": chosen}
-    plan = method.plan(cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi))
+    plan = method.plan(
+        cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi, cache_dir)
+    )
     return plan, {}
 
 
-def run_cell(cell: Cell) -> dict:
-    """Run one cell and return its result row (see :data:`scorelab.bench.store.COLUMNS`)."""
+def run_cell(cell: Cell, cache_dir: str | None = None) -> dict:
+    """Run one cell and return its result row (see :data:`scorelab.bench.store.COLUMNS`);
+    mmse curves and ``optimize`` grids are shared through ``cache_dir`` when given."""
     torch.set_num_threads(1)
     target = _target(cell.target)
     denoiser: Callable = target
@@ -214,7 +215,7 @@ def run_cell(cell: Cell) -> dict:
         )
     oracle = CountingOracle(denoiser)
     method = get_method(cell.method)
-    plan, extra = _plan(cell)
+    plan, extra = _plan(cell, cache_dir)
     start = time.perf_counter()
     out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
@@ -223,7 +224,7 @@ def run_cell(cell: Cell) -> dict:
         curve = (
             target
             if isinstance(target, Gaussian)
-            else _curve(cell.target, cell.sigma_min, cell.sigma_max)
+            else _curve(cell.target, cell.sigma_min, cell.sigma_max, cache_dir)
         )
         exact_d = float(discretization_error(sigmas.double().numpy(), curve))
     exact_kl = _exact_kl(cell, target, plan)
@@ -318,12 +319,12 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_cell_or_failure(cell: Cell) -> dict:
+def run_cell_or_failure(cell: Cell, cache_dir: str | None = None) -> dict:
     """:func:`run_cell`, except that an exception becomes a failure row (``cell_key``,
     ``target``, ``method``, ``config`` and ``failure``: the error's type and first line), so
     one bad cell never stops a sweep."""
     try:
-        return run_cell(cell)
+        return run_cell(cell, cache_dir)
     except Exception as err:  # every cell error is recorded, none is swallowed silently
         first = (str(err).strip().splitlines() or [""])[0]
         return {
@@ -336,24 +337,29 @@ def run_cell_or_failure(cell: Cell) -> dict:
 
 
 def run_cells(
-    cells: Iterable[Cell], *, workers: int = 1, executor: str = "local", address: str | None = None
+    cells: Iterable[Cell],
+    *,
+    workers: int = 1,
+    executor: str = "local",
+    address: str | None = None,
+    cache_dir: str | None = None,
 ):
     """Yield result rows as cells finish (any order); a cell that raises yields a failure row
     (:func:`run_cell_or_failure`). ``executor``: ``local`` (process pool when ``workers`` > 1)
-    or ``ray``."""
+    or ``ray``; every worker gets ``cache_dir`` as an argument."""
     cells = list(cells)
     if executor == "ray":
-        yield from _run_ray(cells, address)
+        yield from _run_ray(cells, address, cache_dir)
         return
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
     if workers <= 1:
         for cell in cells:
-            yield run_cell_or_failure(cell)
+            yield run_cell_or_failure(cell, cache_dir)
         return
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
     try:
-        futures = [pool.submit(run_cell_or_failure, c) for c in cells]
+        futures = [pool.submit(run_cell_or_failure, c, cache_dir) for c in cells]
         for fut in as_completed(futures):
             yield fut.result()
     except BaseException:
@@ -367,7 +373,7 @@ def run_cells(
         pool.shutdown(wait=True)
 
 
-def _run_ray(cells: list[Cell], address: str | None):
+def _run_ray(cells: list[Cell], address: str | None, cache_dir: str | None):
     try:
         import ray
     except ImportError as err:
@@ -375,7 +381,7 @@ def _run_ray(cells: list[Cell], address: str | None):
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(run_cell_or_failure)
-    pending = [remote.remote(c) for c in cells]
+    pending = [remote.remote(c, cache_dir) for c in cells]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         yield ray.get(done[0])
