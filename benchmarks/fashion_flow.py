@@ -7,12 +7,11 @@ model's converged probability-flow solution from the same initial noise — DPM-
 then the final denoise; its change on halving the level count is printed. ``--samples`` noises
 (seed 1000), bootstrap sd on every cell.
 
-scorelab: Euler, DPM-Solver++(2M) and iPNDM through the flow model's σ-space denoiser on the
-grids ``optimize`` (measured on the model's own trajectories from 32 *other* noises; flow
-users' grids are among its standard candidates), ``flow-t`` and ``flow-t3`` (uniform flow time
-with shift 1 and 3, what FlowMatch schedulers run), kl-optimal, beta(0.6, 0.6) on flow time,
-EDM ρ = 7 and
-log-SNR. Peers, as flow users run them, each through diffusers' own ``step`` from pure noise at
+scorelab: Euler, DPM-Solver++(2M), UniPC (bh2) and iPNDM through the flow model's σ-space
+denoiser on the grids ``optimize`` (measured on the model's own trajectories from 32 *other*
+noises; flow users' grids are among its standard candidates), ``flow-t`` and ``flow-t3``
+(uniform flow time with shift 1 and 3, what FlowMatch schedulers run), kl-optimal,
+beta(0.6, 0.6) on flow time, EDM ρ = 7 and log-SNR. Peers, as flow users run them, each through diffusers' own ``step`` from pure noise at
 t = 1: ``FlowMatchEulerDiscreteScheduler`` (shift 1, shift 3, dynamic μ = 0.49 — Flux's rule
 for 196 latent tokens), ``FlowMatchHeunDiscreteScheduler`` (shift 1, 3), ``UniPCMultistep``
 (bh2, flow sigmas, shift 1, 3) and ``DPMSolverMultistep`` (2M, flow sigmas, shift 3). Every
@@ -26,7 +25,7 @@ flow-t, flow-t3 and ``optimize``.
 
     python benchmarks/fashion_flow.py [--checkpoint PATH] [--samples N] [--nfe 4 8 16]
 
-Sized to finish in about 15 minutes on 2 idle cores: 64 scored noises by default, a 32-noise
+Sized to finish in about 10 minutes on 2 idle cores: 64 scored noises by default, a 32-noise
 proxy with a 192-level reference (the EDM model's benchmark uses 100 and 64/256).
 """
 
@@ -62,7 +61,7 @@ PAGE = ROOT / "docs" / "results" / "fashion-flow.md"
 DEFAULT_CHECKPOINT = ROOT / "src" / "scorelab" / "assets" / "fashion_flow.safetensors"
 LO, HI = 0.002, 1e4
 NFES = (4, 8, 16)
-SAMPLERS_RUN = ("euler", "dpmpp_2m", "ipndm")
+SAMPLERS_RUN = ("euler", "dpmpp_2m", "unipc", "ipndm")
 GRIDS = ("optimize", "flow-t", "flow-t3", "kl-optimal", "beta", "karras", "log-snr")
 MU = 0.49  # Flux's calculate_shift for 196 tokens: 0.5 + (1.15 − 0.5)/(4096 − 256)·(196 − 256)
 REFERENCE_STEPS = 384
