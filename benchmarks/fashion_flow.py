@@ -10,13 +10,13 @@ then the final denoise; its change on halving the level count is printed. ``--sa
 scorelab: Euler, DPM-Solver++(2M), UniPC (bh2) and iPNDM through the flow model's σ-space
 denoiser on the grids ``optimize`` (measured on the model's own trajectories from 32 *other*
 noises; flow users' grids are among its standard candidates), ``flow-t`` and ``flow-t3``
-(uniform flow time with shift 1 and 3, what FlowMatch schedulers run), kl-optimal,
-beta(0.6, 0.6) on flow time, EDM ρ = 7 and log-SNR. Peers, as flow users run them, each
-through diffusers' own ``step`` from pure noise at t = 1: ``FlowMatchEulerDiscreteScheduler`` (shift 1, shift 3, dynamic μ = 0.49 — Flux's rule
-for 196 latent tokens), ``FlowMatchHeunDiscreteScheduler`` (shift 1, 3), ``UniPCMultistep``
-(bh2, flow sigmas, shift 1, 3) and ``DPMSolverMultistep`` (2M, flow sigmas, shift 3). Every
-model call counted. (The reference starts at t = 0.9999 from 0.9999·z, the peers at t = 1 from
-z: the two starts differ by 1e-4 of the noise.)
+(uniform flow time with shift 1 and 3, what FlowMatch schedulers run), kl-optimal, beta(0.6,
+0.6) on flow time, EDM ρ = 7 and log-SNR. Peers, as flow users run them, each through diffusers'
+own ``step`` from pure noise at t = 1: ``FlowMatchEulerDiscreteScheduler`` (shift 1, shift 3,
+dynamic μ = 0.49 — Flux's rule for 196 latent tokens), ``FlowMatchHeunDiscreteScheduler`` (shift
+1, 3), ``UniPCMultistep`` (bh2, flow sigmas, shift 1, 3) and ``DPMSolverMultistep`` (2M, flow
+sigmas, shift 3). Every model call counted. (The reference starts at t = 0.9999 from 0.9999·z,
+the peers at t = 1 from z: the two starts differ by 1e-4 of the noise.)
 
 Writes ``docs/results/fashion-flow.csv`` and ``docs/results/fashion-flow.md``: per NFE the best
 scorelab cell and best peer; the NFE each side needs for RMSE 0.1 / 0.05 / 0.02 / 0.01; and the
