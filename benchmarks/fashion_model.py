@@ -38,7 +38,8 @@ import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from scorelab import processes
-from scorelab.grids import TrajectoryProxy, optimize_grid, steps_within
+from scorelab.grids import DETAIL_BAND, TrajectoryProxy, optimize_grid, steps_within
+from scorelab.grids import detail_ratio as detail
 from scorelab.models import load_checkpoint
 from scorelab.samplers import SAMPLERS, SampleStreams
 from scorelab.schedules import get_schedule, log_snr_uniform
@@ -62,14 +63,12 @@ DIFFUSERS_PEERS = (
 LEVELS = (0.1, 0.05, 0.02, 0.01)
 #: last nonzero levels of the log-SNR grids in the "where the grid ends" sweep (σ units)
 LAST_LEVELS = (0.02, 0.05, 0.2, 0.5)
-#: the headline's detail band: cells whose outputs have between SHARP and 1/SHARP of the
-#: converged solutions' high-frequency energy (neither blurred nor noisy)
-SHARP = 0.9
 
 
 def as_detailed(row: dict) -> bool:
-    """Whether a cell's detail is within the :data:`SHARP` band around the converged solution's."""
-    return SHARP <= row["detail"] <= 1 / SHARP
+    """Whether a cell's detail (its outputs' high-frequency energy over the converged
+    solutions') is within ``optimize``'s band: neither blurred nor noisy."""
+    return DETAIL_BAND[0] <= row["detail"] <= DETAIL_BAND[1]
 
 
 REFERENCE_STEPS = 256
@@ -111,23 +110,6 @@ def _batched(fn, x: torch.Tensor, batch: int = 64) -> torch.Tensor:
 def reference(model, x: torch.Tensor, hi: float, lo: float, steps: int) -> torch.Tensor:
     grid = log_snr_uniform(steps, lo, hi, final_zero=True)
     return _batched(lambda b: SAMPLERS["dpmpp_3m"](model, b, grid.float()), x)
-
-
-_LAPLACIAN = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=torch.float64)
-
-
-def detail(out: torch.Tensor, ref: torch.Tensor) -> float:
-    """The outputs' high-frequency energy (mean square of the 3×3 Laplacian of each channel) as
-    a fraction of the converged solutions'. RMSE to the converged solution rewards a blurred
-    output (a posterior mean is the least-squares guess of the detail it does not resolve);
-    this is the check that a low RMSE was not bought that way. 1 = as sharp as the reference."""
-    kernel = _LAPLACIAN.view(1, 1, 3, 3)
-
-    def energy(x: torch.Tensor) -> float:
-        x = x.double().reshape(-1, 1, *x.shape[-2:])
-        return float(torch.nn.functional.conv2d(x, kernel).square().mean())
-
-    return energy(out) / energy(ref)
 
 
 def rmse(out: torch.Tensor, ref: torch.Tensor, rng: np.random.Generator) -> tuple[float, float]:
@@ -306,7 +288,8 @@ def _headline(rows: list[dict], keep, nfes=None) -> list[str]:
 def headlines(rows: list[dict], nfes) -> list[str]:
     """The headline twice: among cells within the detail band, then among all cells."""
     return [
-        f"Cells whose outputs have {SHARP:.0%}–{1 / SHARP:.0%} of the converged solutions' "
+        f"Cells whose outputs have {DETAIL_BAND[0]:.0%}–{DETAIL_BAND[1]:.0%} of the converged "
+        "solutions' "
         "detail (high-frequency energy, the `detail` column: 1 = as sharp, below = blurred, "
         "above = noisy):",
         "",

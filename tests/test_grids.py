@@ -4,6 +4,7 @@ the choice (brute force), and the model-calibration path on a tiny checkpoint.""
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -149,6 +150,89 @@ def test_choice_is_the_brute_force_argmin_of_the_proxy():
             sampler, None, LO, HI, steps=5, proxy=proxy, final_zero=False, refine_sweeps=1
         )
         assert refined.scores["optimize"] <= min(brute.values()) + 1e-15
+
+
+class _BlurRewardingProxy:
+    """A stand-in model proxy where a later denoise point always lowers the error (as RMSE
+    does by blurring) and loses the detail above σ = ``sharp_until``."""
+
+    evaluations = 0
+    num_samples = 8
+    images = True
+
+    def __init__(self, sharp_until: float, plain_detail: float = 1.0) -> None:
+        self.sharp_until, self.plain_detail = sharp_until, plain_detail
+
+    def is_paired(self, sampler):
+        return True
+
+    def prepare(self, sampler, sigmas):
+        return torch.as_tensor(sigmas, dtype=torch.float64)
+
+    def measure(self, sampler, sigmas):
+        last = float(sigmas[sigmas > 0][-1])
+        error = 0.5 / (1 + 10 * last) + 1e-3 * float(sigmas[1])  # later denoise: lower error
+        if math.isclose(last, LO):
+            detail = self.plain_detail
+        else:
+            detail = 1.0 if last <= self.sharp_until else 0.5
+        return np.full(self.num_samples, error), detail
+
+    def per_sample_errors(self, sampler, sigmas):
+        return self.measure(sampler, sigmas)[0]
+
+    def describe(self):
+        return "stand-in"
+
+
+def test_a_later_denoise_point_is_kept_only_if_it_keeps_the_detail():
+    """RMSE rewards a later final denoise (a posterior mean is the least-squares guess of what
+    it does not resolve); ``optimize`` takes the latest denoise point whose outputs stay as
+    detailed as the converged solution's, and never one blurrier than the best plain grid."""
+    from scorelab.grids import DENOISE_POINTS
+
+    for sharp_until, expected in ((0.03, 10.0), (0.06, 25.0), (1e-9, None)):
+        proxy = _BlurRewardingProxy(sharp_until)
+        result = optimize_grid("ipndm", 6, LO, HI, proxy=proxy, refine_sweeps=0)
+        last = float(result.sigmas[result.sigmas > 0][-1])
+        if expected is None:  # every later point blurs: the plain grid stays
+            assert math.isclose(last, LO) and " to " not in result.chosen
+        else:
+            assert math.isclose(last, expected * LO) and result.chosen.endswith(f"to {last:.3g}")
+            assert result.meta()["proxy_detail"] == 1.0
+        tried = [k for k in result.scores if " to " in k]
+        assert len(tried) == len(DENOISE_POINTS) * len([k for k in result.scores if k in STANDARD])
+    # the best plain grid is already blurred (detail 0.5): a later point no blurrier is allowed
+    result = optimize_grid(
+        "ipndm", 6, LO, HI, proxy=_BlurRewardingProxy(1e-9, plain_detail=0.5), refine_sweeps=0
+    )
+    assert math.isclose(float(result.sigmas[result.sigmas > 0][-1]), max(DENOISE_POINTS) * LO)
+
+
+def test_proxy_detail_sees_blur_on_images():
+    """On smooth Gaussian images (1×8×8, variance falling with spatial frequency, exact
+    denoiser) the converged grid's outputs have detail 1, and a final denoise from σ = 1 loses
+    most of it."""
+    n = 8
+    pix = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 2)
+    dist2 = ((pix[:, None, :] - pix[None, :, :]) ** 2).sum(-1)
+    cov = np.exp(-dist2 / (2 * 1.5**2)) + 1e-3 * np.eye(n * n)  # smooth images, a little texture
+    target = Gaussian(np.zeros(n * n), cov)
+
+    def images(x, sigma):
+        return target.denoise(x.reshape(x.shape[0], -1), sigma).reshape(x.shape)
+
+    proxy = TrajectoryProxy(
+        images, (1, n, n), LO, HI, num_samples=32, reference_steps=64, dtype=torch.float64
+    )
+    assert proxy.images
+    _, same = proxy.measure("dpmpp_3m", proxy.levels)
+    assert same == pytest.approx(1.0)
+    _, blurred = proxy.measure("dpmpp_2m", log_snr_uniform(8, 1.0, HI, final_zero=True))
+    assert blurred < 0.5
+    flat = TrajectoryProxy(target, (n * n,), LO, HI, num_samples=4, reference_steps=16)
+    assert not flat.images
+    assert flat.measure("euler", log_snr_uniform(4, LO, HI, final_zero=True))[1] is None
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ This package sits above ``samplers`` and ``schedules`` (it runs samplers on grid
 
 from .optimize import (
     CURVE_ONLY,
+    DENOISE_POINTS,
+    DETAIL_BAND,
     FLOW_STANDARD,
     FROM_CURVE,
     STANDARD,
@@ -21,10 +23,18 @@ from .optimize import (
     proxy_for,
     steps_within,
 )
-from .proxy import REFERENCE_SAMPLER, SurrogateProxy, TrajectoryProxy, fit_mixture_surrogate
+from .proxy import (
+    REFERENCE_SAMPLER,
+    SurrogateProxy,
+    TrajectoryProxy,
+    detail_ratio,
+    fit_mixture_surrogate,
+)
 
 __all__ = [
     "CURVE_ONLY",
+    "DENOISE_POINTS",
+    "DETAIL_BAND",
     "FLOW_STANDARD",
     "FROM_CURVE",
     "REFERENCE_SAMPLER",
@@ -33,6 +43,7 @@ __all__ = [
     "SurrogateProxy",
     "TrajectoryProxy",
     "candidate_grids",
+    "detail_ratio",
     "fit_mixture_surrogate",
     "optimize_grid",
     "proxy_for",

@@ -29,6 +29,8 @@ from .proxy import SurrogateProxy, TrajectoryProxy
 
 __all__ = [
     "CURVE_ONLY",
+    "DENOISE_POINTS",
+    "DETAIL_BAND",
     "FROM_CURVE",
     "STANDARD",
     "OptimizedGrid",
@@ -46,6 +48,14 @@ STANDARD = ("karras", "log-snr", "cosine", "beta", "uniform-t")
 FLOW_STANDARD = ("flow-t", "flow-t3")
 #: scorelab's grids built from a loss curve
 FROM_CURVE = ("info-las", "info-las-ms", "entropic", "gauss-step")
+#: on a model of images, the standard grids are also tried with a later denoise point: the last
+#: level before the final denoise at these multiples of σ_min (at low NFE a last model call at
+#: σ_min is nearly wasted: there x̂0 ≈ x)
+DENOISE_POINTS = (10.0, 25.0, 100.0)
+#: the detail (high-frequency energy over the converged solution's) a later denoise point must
+#: keep — or be no further from 1 than the best plain grid's: RMSE rewards blur, and a later
+#: denoise can buy RMSE by returning a posterior mean
+DETAIL_BAND = (0.9, 1 / 0.9)
 #: the grid used when only a loss curve is at hand (no model to measure on): on the exact tables
 #: (docs/bench-schedules-surrogate.csv) log-SNR-uniform is the most robust standard grid for
 #: every sampler (geometric mean 1.1–2.6× the best standard grid, against 2.0–5.6× for EDM
@@ -70,6 +80,9 @@ class OptimizedGrid:
     proxy: str = "none (loss-curve rule)"
     proxy_evaluations: int = 0
     scores: dict = field(default_factory=dict)
+    #: candidate -> its outputs' detail (high-frequency energy over the converged solution's),
+    #: measured on models of images
+    details: dict = field(default_factory=dict)
 
     @property
     def best_standard(self) -> tuple[str, float] | None:
@@ -91,6 +104,8 @@ class OptimizedGrid:
         if self.scores:
             out["proxy_scores"] = {k: float(v) for k, v in self.scores.items()}
             out["proxy_error"] = float(self.scores.get("optimize", min(self.scores.values())))
+        if self.chosen in self.details:
+            out["proxy_detail"] = float(self.details[self.chosen])
         return out
 
 
@@ -183,6 +198,36 @@ def _refine(
     return best, best_value
 
 
+def _later_denoise_points(
+    sampler, steps, sigma_min, sigma_max, proxy, prepared, per_sample, scores, details, chosen, say
+) -> str:
+    """Try the standard grids with later denoise points (:data:`DENOISE_POINTS`), adding them
+    to ``prepared``/``per_sample``/``scores``/``details``; returns the best candidate whose
+    detail is acceptable (:data:`DETAIL_BAND`)."""
+    plain = chosen
+    names = tuple(n for n in prepared if n in SCHEDULES)
+    for factor in DENOISE_POINTS:
+        last = sigma_min * factor
+        if last >= sigma_max / 10:
+            continue
+        for name, grid in candidate_grids(steps, last, sigma_max, names=names).items():
+            key = f"{name} to {last:.3g}"
+            prepared[key] = proxy.prepare(sampler, grid)
+            errors, details[key] = proxy.measure(sampler, prepared[key])
+            per_sample[key] = errors**2
+            scores[key] = float(math.sqrt(per_sample[key].mean()))
+            say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}, detail {details[key]:.2f}")
+    worst_kept = abs(math.log(details[plain]))
+
+    def acceptable(name: str) -> bool:
+        if name not in details or " to " not in name:
+            return True
+        d = details[name]
+        return DETAIL_BAND[0] <= d <= DETAIL_BAND[1] or abs(math.log(d)) <= worst_kept
+
+    return min((n for n in scores if acceptable(n)), key=scores.get)
+
+
 def optimize_grid(
     sampler: str,
     nfe: int | None,
@@ -243,14 +288,36 @@ def optimize_grid(
     paired = hasattr(proxy, "is_paired") and proxy.is_paired(sampler)
     per_sample: dict[str, np.ndarray] = {}
     scores: dict[str, float] = {}
+    details: dict[str, float] = {}
+    measure = getattr(proxy, "measure", None) if paired else None
     for name, grid in prepared.items():
-        if paired:
+        if measure is not None:
+            errors, detail = measure(sampler, grid)
+            per_sample[name] = errors**2
+            scores[name] = float(math.sqrt(per_sample[name].mean()))
+            if detail is not None:
+                details[name] = detail
+        elif paired:
             per_sample[name] = proxy.per_sample_errors(sampler, grid) ** 2
             scores[name] = float(math.sqrt(per_sample[name].mean()))
         else:
             scores[name] = proxy.error(sampler, grid)
         say(f"optimize {sampler} K={steps}: {name} {scores[name]:.4g}")
     chosen = min(scores, key=scores.get)
+    if details and final_zero and not SAMPLERS[sampler].stochastic:
+        chosen = _later_denoise_points(
+            sampler,
+            steps,
+            sigma_min,
+            sigma_max,
+            proxy,
+            prepared,
+            per_sample,
+            scores,
+            details,
+            chosen,
+            say,
+        )
     best = prepared[chosen]
     refined = False
     if refine_sweeps > 0 and steps >= 2:
@@ -288,6 +355,7 @@ def optimize_grid(
         proxy.describe(),
         proxy.evaluations - start_evals,
         scores,
+        details,
     )
 
 
