@@ -104,8 +104,8 @@ class OptimizedGrid:
         if self.scores:
             out["proxy_scores"] = {k: float(v) for k, v in self.scores.items()}
             out["proxy_error"] = float(self.scores.get("optimize", min(self.scores.values())))
-        if self.chosen in self.details:
-            out["proxy_detail"] = float(self.details[self.chosen])
+        if "optimize" in self.details:
+            out["proxy_detail"] = float(self.details["optimize"])
         return out
 
 
@@ -217,15 +217,18 @@ def _later_denoise_points(
             per_sample[key] = errors**2
             scores[key] = float(math.sqrt(per_sample[key].mean()))
             say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}, detail {details[key]:.2f}")
-    worst_kept = abs(math.log(details[plain]))
 
     def acceptable(name: str) -> bool:
-        if name not in details or " to " not in name:
-            return True
-        d = details[name]
-        return DETAIL_BAND[0] <= d <= DETAIL_BAND[1] or abs(math.log(d)) <= worst_kept
+        return " to " not in name or keeps_detail(details[name], details[plain])
 
     return min((n for n in scores if acceptable(n)), key=scores.get)
+
+
+def keeps_detail(detail: float, reference: float) -> bool:
+    """Whether outputs of ``detail`` are acceptable where the grid they replace had
+    ``reference``: within :data:`DETAIL_BAND`, or no further from 1 (in log)."""
+    inside = DETAIL_BAND[0] <= detail <= DETAIL_BAND[1]
+    return inside or abs(math.log(detail)) <= abs(math.log(reference))
 
 
 def optimize_grid(
@@ -325,7 +328,12 @@ def optimize_grid(
             fit_rows = np.arange(proxy.num_samples) % 2 == 0
 
             def objective(grid: torch.Tensor) -> float:
-                return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
+                if chosen not in details:
+                    return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
+                errors, detail = proxy.measure(sampler, grid)
+                if not keeps_detail(detail, details[chosen]):  # refining may not blur either
+                    return math.inf
+                return float((errors**2)[fit_rows].mean())
 
         else:
 
@@ -335,16 +343,25 @@ def optimize_grid(
         trial, value = _refine(best, objective, lambda g: proxy.prepare(sampler, g), refine_sweeps)
         if not torch.equal(trial, best):
             if paired:
-                trial_sq = proxy.per_sample_errors(sampler, trial) ** 2
+                errors, detail = (
+                    proxy.measure(sampler, trial)
+                    if chosen in details
+                    else (proxy.per_sample_errors(sampler, trial), None)
+                )
+                trial_sq = errors**2
                 held = ~fit_rows
                 if trial_sq[held].mean() < per_sample[chosen][held].mean():
                     best, refined = trial, True
                     scores["optimize"] = float(math.sqrt(trial_sq.mean()))
+                    if detail is not None:
+                        details["optimize"] = detail
             elif value < scores[chosen]:
                 best, refined = trial, True
                 scores["optimize"] = value
         say(f"optimize {sampler} K={steps}: refined={refined}")
     scores.setdefault("optimize", scores[chosen])
+    if chosen in details:
+        details.setdefault("optimize", details[chosen])
     return OptimizedGrid(
         best,
         sampler,
