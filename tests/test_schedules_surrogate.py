@@ -207,7 +207,7 @@ def test_optimize_measures_candidates_and_fits_the_budget(monkeypatch, tmp_path)
 
 def test_optimize_command_exports_and_errors():
     runner = CliRunner()
-    base = ["schedule", "optimize", "--target", "gaussian-16"]
+    base = ["schedule", "optimize", "--target", "gaussian-16", "--effort", "fast"]
     r = runner.invoke(app, [*base, "--sampler", "ddpm", "--nfe", "8", "--format", "json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)  # progress lines go to stderr
@@ -219,6 +219,8 @@ def test_optimize_command_exports_and_errors():
     assert len(json.loads(r.stdout)["timesteps"]) >= 7
     r = runner.invoke(app, [*base, "--nfe", "8"])
     assert r.exit_code == 2 and "optimize needs --sampler NAME and --nfe N" in r.output
+    r = runner.invoke(app, [*base[:-1], "hard", "--sampler", "ddpm", "--nfe", "8"])
+    assert r.exit_code == 2 and "unknown effort 'hard'" in r.output
 
 
 def test_recommended_schedule_by_kind_with_and_without_data():

@@ -452,6 +452,9 @@ def schedule(
         help="optimize: continuous (the law at σ_min) or snapped (after a final denoise onto "
         "discrete data)",
     ),
+    effort: str = typer.Option(
+        "full", help="optimize: how much it measures — full (the result tables), fast, smoke"
+    ),
 ) -> None:
     """Print or export a σ schedule; `las`, `entropic` and `sat-info` are built from a loss curve
     (a file, a checkpoint's, or a target's exact mmse)."""
@@ -495,6 +498,7 @@ def schedule(
             smooth=smooth,
             candidates=candidates,
             final_zero=final_zero,
+            effort="smoke" if smoke() else effort,
             status=_working,
             progress=None if sys.stderr.isatty() else _log_line,
         )

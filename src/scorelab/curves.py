@@ -38,6 +38,23 @@ __all__ = [
 ]
 
 
+#: how hard ``optimize`` measures: noises of the trajectory proxy, levels of its
+#: converged reference, trial grids of the refinement, samples of a surrogate's output law.
+#: ``full`` is what the result tables use; ``fast`` answers in well under a minute on a small
+#: image model on one CPU core (its choice can differ where candidates are within a few %);
+#: ``smoke`` only checks that the path runs.
+EFFORT = {
+    "full": {
+        "proxy_samples": 128,
+        "reference_steps": 256,
+        "refine_budget": 24,
+        "surrogate": 1 << 14,
+    },
+    "fast": {"proxy_samples": 16, "reference_steps": 64, "refine_budget": 8, "surrogate": 4096},
+    "smoke": {"proxy_samples": 4, "reference_steps": 16, "refine_budget": 0, "surrogate": 512},
+}
+
+
 @dataclass(frozen=True)
 class CurveSchedule:
     """A loss-curve schedule with the curve it was built on (to report D on that very curve,
@@ -392,6 +409,7 @@ def named_schedule(
     smooth: float = 0.0,
     candidates: int = 1000,
     final_zero: bool = False,
+    effort: str | None = None,
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
     progress: Callable[[str], None] | None = None,
 ) -> tuple[torch.Tensor, dict, LossCurve | InformationCurve | None]:
@@ -399,7 +417,8 @@ def named_schedule(
     ``scorelab schedule NAME``: ``optimize`` (the grid for ``sampler`` within ``nfe`` model
     calls, :func:`optimized_schedule`), ``ays-opt``, a loss-curve schedule
     (:func:`loss_curve_schedule`) or a standard one (:func:`scorelab.schedules.get_schedule`,
-    ``rho`` for karras / polyexponential).
+    ``rho`` for karras / polyexponential). ``effort`` (:data:`EFFORT`: full, fast, smoke) sets
+    how much ``optimize`` measures.
 
     Returns:
         the σ grid (σ units, descending), its metadata (``name``, ``steps`` and what the
@@ -414,6 +433,17 @@ def named_schedule(
     if name == "optimize":
         if sampler is None or nfe is None:
             raise ValueError("optimize needs --sampler NAME and --nfe N")
+        spend = {}
+        if effort is not None:
+            if effort not in EFFORT:
+                raise ValueError(f"unknown effort {effort!r}; expected one of {sorted(EFFORT)}")
+            e = EFFORT[effort]
+            spend = {
+                "proxy_samples": e["proxy_samples"],
+                "reference_steps": e["reference_steps"],
+                "refine_budget": e["refine_budget"],
+                "surrogate_samples": e["surrogate"],
+            }
         built = optimized_schedule(
             sampler,
             nfe,
@@ -425,6 +455,7 @@ def named_schedule(
             status=status,
             progress=progress,
             **sources,
+            **spend,
         )
         meta.update(built.meta)
         return built.sigmas, meta, built.curve if target is not None else None

@@ -26,21 +26,8 @@ from .schedules.schedule import Schedule
 
 __all__ = ["EFFORT", "optimize_schedule"]
 
-#: how hard ``optimize_schedule`` measures: noises of the trajectory proxy, levels of its
-#: converged reference, trial grids of the refinement, samples of a surrogate's output law.
-#: ``full`` is what the result tables use; ``fast`` answers in well under a minute on a small
-#: image model on one CPU core (its choice can differ where candidates are within a few %);
-#: ``smoke`` only checks that the path runs.
-EFFORT = {
-    "full": {
-        "proxy_samples": 128,
-        "reference_steps": 256,
-        "refine_budget": 24,
-        "surrogate": 1 << 14,
-    },
-    "fast": {"proxy_samples": 16, "reference_steps": 64, "refine_budget": 8, "surrogate": 4096},
-    "smoke": {"proxy_samples": 4, "reference_steps": 16, "refine_budget": 0, "surrogate": 512},
-}
+
+from .curves import EFFORT
 
 
 def _schedule(result, info: dict) -> Schedule:
