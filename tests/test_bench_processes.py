@@ -20,7 +20,7 @@ SWEEP = textwrap.dedent(
     from scorelab.bench import runner
     from scorelab.bench.config import Cell
 
-    def slow(cell):
+    def slow(cell, *args):
         time.sleep(120)
         return {}
 
