@@ -52,9 +52,7 @@ def run_suite(
     # mmse curves: computed once here, shared by the workers and kept beside the results file
     cache_dir = str(store.path.parent / ".scorelab-cache")
     prepare_curves(todo, cache_dir)
-    rows = run_cells(
-        todo, workers=workers, executor=executor, address=address, cache_dir=cache_dir
-    )
+    rows = run_cells(todo, workers=workers, executor=executor, address=address, cache_dir=cache_dir)
     for row in rows:
         row["suite"] = suite.name
         if "failure" in row:
