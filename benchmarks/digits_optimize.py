@@ -65,7 +65,6 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                         proxy=proxy,
                         curve=curve,
                         refine_sweeps=1,
-                        refine_budget=16,
                     )
                     sigmas = opt.sigmas
                     extra = {

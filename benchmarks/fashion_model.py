@@ -91,12 +91,10 @@ def model_proxy(model, lo: float, hi: float, noises: int = 64, reference_steps: 
 
 
 def optimized(proxy, curve, sampler: str, nfe: int, lo: float, hi: float):
-    """The ``optimize`` grid for ``sampler`` within ``nfe`` calls (one refinement sweep of at
-    most 8 trials), and ``{"choice", "proxy_evaluations"}`` for the results row."""
+    """The ``optimize`` grid for ``sampler`` within ``nfe`` calls (one full refinement sweep),
+    and ``{"choice", "proxy_evaluations"}`` for the results row."""
     before = proxy.evaluations
-    opt = optimize_grid(
-        sampler, nfe, lo, hi, proxy=proxy, curve=curve, refine_sweeps=1, refine_budget=8
-    )
+    opt = optimize_grid(sampler, nfe, lo, hi, proxy=proxy, curve=curve, refine_sweeps=1)
     return opt.sigmas, {
         "choice": opt.meta()["chosen"],
         "proxy_evaluations": proxy.evaluations - before,

@@ -330,3 +330,31 @@ def test_sde_samplers_are_measured_by_law_or_pathwise():
     assert path.is_paired("ddpm")
     snapped = path.prepare("ddpm", karras(5, LO, HI, final_zero=True))
     assert all(float(s) in set(path.levels.tolist()) for s in snapped)
+
+
+def test_refinement_spends_at_most_its_budget():
+    class Counting:  # a law proxy whose error prefers level 2 of a K = 4 grid at σ = 1
+        evaluations, calls = 0, 0
+
+        def is_paired(self, sampler):
+            return False
+
+        def prepare(self, sampler, sigmas):
+            return torch.as_tensor(sigmas, dtype=torch.float64)
+
+        def error(self, sampler, sigmas):
+            self.calls += 1
+            return abs(math.log(float(sigmas[2]))) + 0.01 * float(sigmas[1])
+
+        def describe(self):
+            return "counting stand-in"
+
+    def run(**options):
+        proxy = Counting()
+        optimize_grid("ddpm", None, LO, HI, steps=4, proxy=proxy, final_zero=False, **options)
+        return proxy.calls
+
+    measured = run(refine_sweeps=0)
+    for budget in (0, 3):  # the candidates, the start of the descent, at most the budget
+        assert run(refine_sweeps=1, refine_budget=budget) <= measured + 1 + budget
+    assert run(refine_sweeps=1) > measured + 1 + 3  # unbounded: every trial of the sweep

@@ -340,7 +340,13 @@ def optimize_grid(
             def objective(grid: torch.Tensor) -> float:
                 return proxy.error(sampler, grid)
 
-        trial, value = _refine(best, objective, lambda g: proxy.prepare(sampler, g), refine_sweeps)
+        trial, value = _refine(
+            best,
+            objective,
+            lambda g: proxy.prepare(sampler, g),
+            refine_sweeps,
+            budget=refine_budget,
+        )
         if not torch.equal(trial, best):
             if paired:
                 errors, detail = (
