@@ -39,7 +39,8 @@ __all__ = [
 
 
 #: how hard ``optimize`` measures: noises of the trajectory proxy, levels of its
-#: converged reference, trial grids of the refinement, samples of a surrogate's output law.
+#: converged reference, trial grids of the refinement (None: one whole sweep), samples of a
+#: surrogate's output law.
 #: ``full`` is what the result tables use; ``fast`` answers in well under a minute on a small
 #: image model on one CPU core (its choice can differ where candidates are within a few %);
 #: ``smoke`` only checks that the path runs.
@@ -47,7 +48,7 @@ EFFORT = {
     "full": {
         "proxy_samples": 128,
         "reference_steps": 256,
-        "refine_budget": 24,
+        "refine_budget": None,
         "surrogate": 1 << 14,
     },
     "fast": {"proxy_samples": 16, "reference_steps": 64, "refine_budget": 8, "surrogate": 4096},
@@ -314,7 +315,7 @@ def optimized_schedule(
     proxy_samples: int | None = None,
     reference_steps: int | None = None,
     refine_sweeps: int = 1,
-    refine_budget: int | None = 24,
+    refine_budget: int | None = None,
     surrogate_samples: int | None = None,
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
     progress: Callable[[str], None] | None = None,
