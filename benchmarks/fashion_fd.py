@@ -21,7 +21,12 @@ Classifier: ``scorelab/assets/fashion_classifier.safetensors`` (``make_fashion_c
 its held-out accuracy is printed). Writes ``docs/results/fashion-fd.csv`` and
 ``docs/results/fashion-fd.md``.
 
-    python benchmarks/fashion_fd.py [--samples N] [--nfe 4 6 10]
+With ``--flow``: the shipped flow-matching model (NFE 4, 8, 16), iPNDM on ``optimize`` (the flow
+benchmark's proxy) and the same blurred control, against diffusers' FlowMatchEuler (shift 3,
+dynamic μ), UniPC and DPM-Solver++ with flow sigmas (shift 3); writes
+``docs/results/fashion-flow-fd.csv`` and ``.md``.
+
+    python benchmarks/fashion_fd.py [--samples N] [--nfe 4 6 10] [--flow]
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ from scorelab.schedules import get_schedule
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "docs" / "results" / "fashion-fd.csv"
 PAGE = ROOT / "docs" / "results" / "fashion-fd.md"
+FLOW_CSV = ROOT / "docs" / "results" / "fashion-flow-fd.csv"
+FLOW_PAGE = ROOT / "docs" / "results" / "fashion-flow-fd.md"
 NFES = (4, 6, 10)
 BLUR_LAST = 0.5
 PEERS = (
@@ -66,13 +73,7 @@ def run(checkpoint: Path, n: int) -> list[dict]:
     rows: list[dict] = []
 
     def add(side, method, grid, nfe, out):
-        q = fashion_quality(out, bootstrap=BOOTSTRAP, seed=0)
-        rows.append(dict(side=side, method=method, grid=grid, nfe=nfe, **q))
-        print(
-            f"{side} {method} {grid} NFE {nfe}: FD {q['fd']:.3f} ± {q['fd_sd']:.3f} "
-            f"(floor {q['fd_floor']:.3f}), coverage {q['coverage']:.2f}",
-            flush=True,
-        )
+        _add(rows, side, method, grid, nfe, out)
 
     proxy = model_proxy(model, LO, HI)  # as in fashion_model.py: the same optimize grids
     for nfe in (*NFES, 20):
@@ -99,6 +100,62 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                 )
             add("diffusers", name, sigma_option, diffusers_nfe(name, steps), out)
     return rows
+
+
+FLOW_PEERS = (
+    "FlowMatchEuler shift 3",
+    "FlowMatchEuler dynamic μ=0.49",
+    "UniPC flow shift 3",
+    "DPMSolverMultistep flow shift 3",
+)
+
+
+def run_flow(checkpoint: Path, n: int) -> list[dict]:
+    """The flow model: iPNDM on ``optimize`` (the flow benchmark's proxy) and on a log-SNR grid
+    ending at σ = 0.5, against diffusers' flow schedulers as flow users run them."""
+    from fashion_flow import HI as FLOW_HI
+    from fashion_flow import LO as FLOW_LO
+    from fashion_flow import PROXY_NOISES, PROXY_REFERENCE_STEPS, _peer_steps, _peers, _run_peer
+
+    torch.set_num_threads(2)
+    model, meta = load_checkpoint(checkpoint)
+    curve = meta.get("loss_curve")
+    curve = curve.monotone() if curve is not None else None
+    z = SampleStreams(2000, n).randn(n, *model.sample_shape)
+    rows: list[dict] = []
+    proxy = model_proxy(model, FLOW_LO, FLOW_HI, PROXY_NOISES, PROXY_REFERENCE_STEPS)
+    for nfe in NFES:
+        k, _ = steps_within("ipndm", nfe)
+        grids = {
+            "optimize": optimized(proxy, curve, "ipndm", nfe, FLOW_LO, FLOW_HI)[0],
+            f"log-snr to {BLUR_LAST}": get_schedule(
+                "log-snr", k, BLUR_LAST, FLOW_HI, final_zero=True
+            ),
+        }
+        for name, grid in grids.items():
+            out = _batched(
+                lambda b, g=grid: SAMPLERS["ipndm"](model, b, g.float()), z * FLOW_HI, 128
+            )
+            _add(rows, "scorelab", "ipndm", name, SAMPLERS["ipndm"].nfe(grid), out)
+    for name, factory, extra in _peers():
+        if name not in FLOW_PEERS:
+            continue
+        for nfe in NFES:
+            steps = _peer_steps(model, factory, extra, nfe, z)
+            runs = [_run_peer(model, factory, extra, steps, b) for b in z.split(128)]
+            out = torch.cat([o for o, _ in runs])
+            _add(rows, "diffusers", name, f"{steps} steps", runs[0][1], out)
+    return rows
+
+
+def _add(rows: list[dict], side, method, grid, nfe, out) -> None:
+    q = fashion_quality(out, bootstrap=BOOTSTRAP, seed=0)
+    rows.append(dict(side=side, method=method, grid=grid, nfe=nfe, **q))
+    print(
+        f"{side} {method} {grid} NFE {nfe}: FD {q['fd']:.3f} ± {q['fd_sd']:.3f} "
+        f"(floor {q['fd_floor']:.3f}), coverage {q['coverage']:.2f}",
+        flush=True,
+    )
 
 
 def summary(rows: list[dict]) -> str:
@@ -129,7 +186,7 @@ def summary(rows: list[dict]) -> str:
         a, b = min(mine, key=lambda r: r["fd"]), min(peer, key=lambda r: r["fd"])
         gap = abs(a["fd"] - b["fd"]) > 2 * math.hypot(a["fd_sd"], b["fd_sd"])
         lines.append(
-            f"| {nfe} | ipndm ({a['grid']}) | {a['fd']:.3f} ± {a['fd_sd']:.3f} | "
+            f"| {nfe} | {a['method']} ({a['grid']}) | {a['fd']:.3f} ± {a['fd_sd']:.3f} | "
             f"{b['method']} ({b['grid']}) | {b['fd']:.3f} ± {b['fd_sd']:.3f} | "
             f"{a['fd'] / b['fd']:.2f} | {'yes' if gap else 'no (tie)'} |"
         )
@@ -139,23 +196,33 @@ def summary(rows: list[dict]) -> str:
 def main() -> None:
     global NFES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    ap.add_argument("--checkpoint", type=Path, default=None)
     ap.add_argument("--samples", type=int, default=4000)
-    ap.add_argument("--nfe", type=int, nargs="+", default=list(NFES), help="budgets to run")
+    ap.add_argument("--nfe", type=int, nargs="+", default=None, help="budgets to run")
+    ap.add_argument(
+        "--flow", action="store_true", help="the shipped flow model against flow schedulers"
+    )
     add_from_csv_option(ap)
     args = ap.parse_args()
-    NFES = tuple(args.nfe)
+    NFES = tuple(args.nfe or ((4, 8, 16) if args.flow else NFES))
     t0 = time.perf_counter()
     _, stats = load_fashion_classifier()
-    rows, facts = rows_from_run_or_csv(
-        args.from_csv, CSV, lambda: run(args.checkpoint, args.samples)
-    )
+    if args.flow:
+        from fashion_flow import DEFAULT_CHECKPOINT as FLOW_CHECKPOINT
+
+        csv, page, what = FLOW_CSV, FLOW_PAGE, "flow-matching model"
+        job = lambda: run_flow(args.checkpoint or FLOW_CHECKPOINT, args.samples)  # noqa: E731
+    else:
+        csv, page, what = CSV, PAGE, "model"
+        job = lambda: run(args.checkpoint or DEFAULT_CHECKPOINT, args.samples)  # noqa: E731
+    rows, facts = rows_from_run_or_csv(args.from_csv, csv, job)
     table = summary(rows)
     print(table)
     n = int(rows[0]["n"])
-    PAGE.write_text(
-        "# Fashion-MNIST model: Fréchet distance in classifier features\n\n"
-        f"`python benchmarks/fashion_fd.py`; {facts}; {n} samples per cell, bootstrap sd over "
+    page.write_text(
+        f"# Fashion-MNIST {what}: Fréchet distance in classifier features\n\n"
+        f"`python benchmarks/fashion_fd.py{' --flow' if args.flow else ''}`; {facts}; "
+        f"{n} samples per cell, bootstrap sd over "
         f"{BOOTSTRAP} resamples; classifier held-out accuracy {stats['accuracy']:.1%} "
         f"(`benchmarks/make_fashion_classifier.py`); floor = the FD of {n} held-out images "
         f"= {float(rows[0]['fd_floor']):.3f}.\n\n{table}\n"
