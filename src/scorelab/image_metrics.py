@@ -87,6 +87,14 @@ class FashionClassifier(nn.Module):
         return self.head(self.features(x))
 
 
+def _shipped(name: str, script: str) -> str:
+    """The path of a shipped asset, or a one-line error naming the script that makes it."""
+    ref = resources.files("scorelab") / "assets" / name
+    if not ref.is_file():
+        raise FileNotFoundError(f"{ref} missing: run `python benchmarks/{script}`")
+    return str(ref)
+
+
 #: keys of the reference statistics stored beside the Fashion classifier's weights
 FASHION_REFERENCE_KEYS = ("ref.mean", "ref.cov", "ref.freq", "ref.floor_n", "ref.floor_fd")
 
@@ -98,13 +106,7 @@ def load_fashion_classifier(path: str | None = None) -> tuple[FashionClassifier,
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    if path is None:
-        ref = resources.files("scorelab") / "assets" / FASHION_CLASSIFIER_FILE
-        if not ref.is_file():
-            raise FileNotFoundError(
-                f"{ref} missing: run `python benchmarks/make_fashion_classifier.py`"
-            )
-        path = str(ref)
+    path = path or _shipped(FASHION_CLASSIFIER_FILE, "make_fashion_classifier.py")
     tensors = load_file(str(Path(path)))
     with safe_open(str(path), "pt") as fh:
         meta = fh.metadata() or {}
@@ -122,13 +124,7 @@ def load_digits_classifier(path: str | None = None) -> DigitsClassifier:
     """The shipped classifier (or one at ``path``), eval mode."""
     from safetensors.torch import load_file
 
-    if path is None:
-        ref = resources.files("scorelab") / "assets" / CLASSIFIER_FILE
-        if not ref.is_file():
-            raise FileNotFoundError(
-                f"{ref} missing: run `python benchmarks/make_digits_classifier.py`"
-            )
-        path = str(ref)
+    path = path or _shipped(CLASSIFIER_FILE, "make_digits_classifier.py")
     model = DigitsClassifier()
     model.load_state_dict(load_file(str(Path(path))))
     return model.eval()
