@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+# every README and docs command, about 2 min: in the default run, not in the fast loop
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SETUP = ("pip install", "pytest")
 
