@@ -94,7 +94,16 @@ def optimized(proxy, curve, sampler: str, nfe: int, lo: float, hi: float):
     """The ``optimize`` grid for ``sampler`` within ``nfe`` calls (one full refinement sweep),
     and ``{"choice", "proxy_evaluations"}`` for the results row."""
     before = proxy.evaluations
-    opt = optimize_grid(sampler, nfe, lo, hi, proxy=proxy, curve=curve, refine_sweeps=1)
+    opt = optimize_grid(
+        sampler,
+        nfe,
+        lo,
+        hi,
+        proxy=proxy,
+        curve=curve,
+        refine_sweeps=1,
+        progress=lambda line: print(f"{time.strftime('%H:%M:%S')} {line}", flush=True),
+    )
     return opt.sigmas, {
         "choice": opt.meta()["chosen"],
         "proxy_evaluations": proxy.evaluations - before,
