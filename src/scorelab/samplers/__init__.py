@@ -32,6 +32,7 @@ from .basic import (
 from .deis import sample_deis
 from .dpm_solver import sample_dpm_2, sample_dpmpp_2m, sample_dpmpp_2m_sde, sample_dpmpp_3m
 from .ipndm import sample_ipndm
+from .ipndm_v import sample_ipndm_v
 from .unipc import sample_unipc
 
 
@@ -190,6 +191,14 @@ SAMPLERS: dict[str, SamplerSpec] = {
         stochastic=False,
         reference="Zhang & Chen 2023, iPNDM (EDM form)",
     ),
+    "ipndm_v": SamplerSpec(
+        fn=sample_ipndm_v,
+        nfe=_one_per_step,
+        distinct_levels=_grid_levels,
+        order=3,
+        stochastic=False,
+        reference="iPNDM with variable-step Adams–Bashforth weights (ours)",
+    ),
     "deis": SamplerSpec(
         fn=sample_deis,
         nfe=_one_per_step,
@@ -295,6 +304,7 @@ __all__ = [
     "sample_euler_maruyama",
     "sample_heun",
     "sample_ipndm",
+    "sample_ipndm_v",
     "sample_li_accelerated_ode",
     "sample_li_accelerated_sde",
     "sample_randomized_midpoint",

@@ -1,0 +1,78 @@
+"""iPNDM with variable-step weights (``ipndm_v``; the name ComfyUI uses for this variant): the
+same Adams–Bashforth multistep as :mod:`~scorelab.samplers.ipndm` on the PF-ODE derivative in σ,
+dx/dσ = d(x, σ) = (x − D(x, σ))/σ, but with the weights that are exact for the actual step sizes.
+
+With the stored derivatives at σ_i, σ_{i−1}, …, σ_{i−m+1} (m = min(i + 1, ``max_order``)) and
+h = σ_{i+1} − σ_i, the step is x_{i+1} = x_i + h·Σ_j w_j d_{i−j}, where w_j is the integral over
+u ∈ [0, 1] of the Lagrange basis polynomial of node u_j = (σ_{i−j} − σ_i)/h, i.e. the integral of
+the polynomial through the stored derivatives over the step. On equal steps (u_j = −j) the
+weights are iPNDM's (55, −59, 37, −9)/24; on any grid the step is exact for derivatives that are
+polynomials of degree < m in σ. Our construction from the textbook variable-step
+Adams–Bashforth formula; the weights depend only on step-size ratios, so they are well
+conditioned across σ = 1e-4 … 1e4. A step to σ = 0 returns D. NFE = K.
+
+Order: the Euler warm start caps the global order at 2 as K → ∞, but its error is made at
+σ_max, where D is nearly linear, so at practical K the fourth-order steps dominate. Measured on
+the exact Gaussian law on log-SNR grids (``tests/test_samplers.py``): 3.3 over K = 64 … 256
+(the declared order, 3), 3.5 over K = 32 … 64, 2.3 over K = 256 … 1024.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._common import batch_sigma, prepare, report, to_d
+
+__all__ = ["sample_ipndm_v", "variable_adams_bashforth"]
+
+
+def variable_adams_bashforth(nodes) -> tuple[float, ...]:
+    """Weights w_j = ∫₀¹ ℓ_j(u) du of the Lagrange basis on ``nodes`` (u_0 = 0 first, the older
+    nodes after it, in units of the step). Raises ValueError on repeated nodes."""
+    u = np.asarray(nodes, dtype=np.float64)
+    if np.unique(u).size != u.size:
+        raise ValueError(f"Adams–Bashforth nodes must be distinct, got {u.tolist()}")
+    weights = []
+    for j in range(u.size):
+        others = np.delete(u, j)
+        basis = np.polynomial.Polynomial([1.0])
+        if others.size:
+            basis = np.polynomial.Polynomial.fromroots(others) / np.prod(u[j] - others)
+        antiderivative = basis.integ()
+        weights.append(float(antiderivative(1.0) - antiderivative(0.0)))
+    return tuple(weights)
+
+
+@torch.no_grad()
+def sample_ipndm_v(
+    denoiser,
+    x,
+    sigmas,
+    *,
+    max_order: int = 4,
+    generator=None,
+    callback=None,
+    extra_args=None,
+):
+    """iPNDM with variable-step Adams–Bashforth weights (module docstring), order up to
+    ``max_order`` (1–4), lower while the history fills. NFE = K."""
+    if max_order not in (1, 2, 3, 4):
+        raise ValueError(f"max_order must be 1, 2, 3 or 4, got {max_order!r}")
+    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
+    levels = [float(s) for s in sigmas]
+    history: list[torch.Tensor] = []
+    for i in range(len(levels) - 1):
+        denoised = denoiser(x, batch_sigma(x, sigmas[i]))
+        report(callback, i, x, sigmas[i], sigmas[i + 1], denoised)
+        if levels[i + 1] == 0.0:
+            x = denoised
+            break
+        history.insert(0, to_d(x, sigmas[i], denoised))
+        del history[max_order:]
+        step = levels[i + 1] - levels[i]
+        nodes = [(levels[i - j] - levels[i]) / step for j in range(len(history))]
+        weights = variable_adams_bashforth(nodes)
+        slope = sum(w * d for w, d in zip(weights, history, strict=True))
+        x = x + (sigmas[i + 1] - sigmas[i]) * slope
+    return x
