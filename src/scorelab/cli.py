@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._smoke import smoke, smoke_scaled
+from ._smoke import smoke
 
 app = typer.Typer(help="scorelab: fast, measurable diffusion sampling.", no_args_is_help=True)
 # the terminal's width (or $COLUMNS); 120 columns when piped, so tables stay readable in logs
@@ -471,6 +471,7 @@ def schedule(
     if name is None:
         _fail("give a schedule name (scorelab schedule --list shows them)")
     tgt = oracle_curve = None
+    effort = "smoke" if smoke() else effort  # SCORELAB_SMOKE: read here, passed down
     try:
         if output:
             from ._validation import check_output_path
@@ -498,7 +499,7 @@ def schedule(
             smooth=smooth,
             candidates=candidates,
             final_zero=final_zero,
-            effort="smoke" if smoke() else effort,
+            effort=effort,
             status=_working,
             progress=None if sys.stderr.isatty() else _log_line,
         )
@@ -511,7 +512,7 @@ def schedule(
         console.print(f"KLUB {history[0]:.4g} (EDM ρ=7 start) -> {history[-1]:.4g}")
     _emit_schedule(sigmas, meta, fmt, output, sampler, nfe, (scheduler, beta_schedule, shift))
     if fmt == "table" and tgt is not None:
-        _print_exact_d(sigmas, tgt if oracle_curve is None else oracle_curve, target)
+        _print_exact_d(sigmas, tgt if oracle_curve is None else oracle_curve, target, effort)
 
 
 def _discrete_model_range(beta_schedule: str, sigma_min, sigma_max) -> tuple[float, float]:
@@ -558,16 +559,19 @@ def _emit_schedule(sigmas, meta: dict, fmt: str, output, sampler, nfe, export_op
         console.print(table)
 
 
-def _print_exact_d(sigmas, curve, target: str) -> None:
-    """The exact discretization term D of the grid on a built-in target."""
+def _print_exact_d(sigmas, curve, target: str, effort: str) -> None:
+    """The exact discretization term D of the grid on a built-in target (its Monte-Carlo size
+    set by ``effort``)."""
+    from .effort import effort_settings
     from .theory import discretization_error
 
+    spend = effort_settings(effort)
     with _working(f"exact discretization term D on {target}"):
         d = discretization_error(
             sigmas.double().numpy(),
             curve,
-            num_samples=smoke_scaled(4000, 256),
-            num_points=smoke_scaled(801, 101),
+            num_samples=spend["bench_curve_samples"],
+            num_points=spend["bench_curve_points"],
         )
     console.print(f"exact discretization term D = {d:.6g} nats on {target}")
 

@@ -24,36 +24,19 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._smoke import smoke_scaled
+from .effort import EFFORT, effort_settings
 from .loss_curve import LossCurve
 from .schedules import LOSS_SCHEDULES
 from .theory import InformationCurve
 
 __all__ = [
+    "EFFORT",
     "CurveSchedule",
     "ays_optimized_schedule",
     "loss_curve_schedule",
     "model_loss_curve",
     "optimized_schedule",
 ]
-
-
-#: how hard ``optimize`` measures: noises of the trajectory proxy, levels of its
-#: converged reference, trial grids of the refinement (None: one whole sweep), samples of a
-#: surrogate's output law.
-#: ``full`` is what the result tables use; ``fast`` answers in well under a minute on a small
-#: image model on one CPU core (its choice can differ where candidates are within a few %);
-#: ``smoke`` only checks that the path runs.
-EFFORT = {
-    "full": {
-        "proxy_samples": 128,
-        "reference_steps": 256,
-        "refine_budget": None,
-        "surrogate": 1 << 14,
-    },
-    "fast": {"proxy_samples": 16, "reference_steps": 64, "refine_budget": 8, "surrogate": 4096},
-    "smoke": {"proxy_samples": 4, "reference_steps": 16, "refine_budget": 0, "surrogate": 512},
-}
 
 
 @dataclass(frozen=True)
@@ -101,13 +84,15 @@ def loss_curve_of(
     default_range: tuple[float, float] = (0.002, 80.0),
     smooth: float = 0.0,
     what: str = "this schedule",
+    effort: str = "full",
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
 ) -> tuple[LossCurve | InformationCurve, float, float, dict]:
     """``(curve, σ_lo, σ_hi, meta)`` from exactly one curve source (module docstring): a loss
     curve file, a checkpoint's recorded loss (measured anew with ``measure``), or a built-in
     target's exact mmse curve (Monte Carlo). ``sigma_min``/``sigma_max`` None mean
     ``default_range``, narrowed for file and checkpoint curves to where the curve was observed;
-    ``smooth`` > 0 smooths those in log-SNR; ``what`` names the caller in the error."""
+    ``smooth`` > 0 smooths those in log-SNR; ``what`` names the caller in the error;
+    ``effort`` (:data:`EFFORT`) sets the Monte-Carlo size of a target's curve."""
     if sum(a is not None for a in (loss_curve, model, target)) != 1:
         raise ValueError(
             f"{what} needs exactly one of --loss-curve FILE, --target NAME or --model CKPT"
@@ -118,7 +103,8 @@ def loss_curve_of(
         from .targets import get_target
         from .theory import mmse_curve
 
-        samples, points = smoke_scaled(20_000, 256), smoke_scaled(2001, 101)
+        spend = effort_settings(effort)
+        samples, points = spend["curve_samples"], spend["curve_points"]
         with status(f"the exact mmse curve of {target} ({samples} samples per level)"):
             curve = mmse_curve(get_target(target), lo, hi, num_points=points, num_samples=samples)
         return curve, lo, hi, {"oracle_target": target}
@@ -153,6 +139,7 @@ def loss_curve_schedule(
     smooth: float = 0.0,
     candidates: int = 1000,
     final_zero: bool = False,
+    effort: str = "full",
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
 ) -> CurveSchedule:
     """The ``name`` schedule (a key of ``LOSS_SCHEDULES``) with ``steps`` steps from exactly one
@@ -163,6 +150,8 @@ def loss_curve_schedule(
             and checkpoint curves to where the curve was observed.
         smooth: smoothing width in log-SNR for file and checkpoint curves (0 = none).
         candidates: number of candidate levels of the optimiser.
+        effort: ``full``, ``fast`` or ``smoke`` (:data:`EFFORT`): the Monte-Carlo size of a
+            target's curve and, for a target, a cap on ``candidates``.
         status: ``status(message)`` → a context manager shown while a slow step runs (the CLI
             passes rich's spinner).
     """
@@ -174,7 +163,7 @@ def loss_curve_schedule(
     if name == "las" and target is not None and sum(v is not None for v in source.values()) == 1:
         lo = default_range[0] if sigma_min is None else sigma_min
         hi = default_range[1] if sigma_max is None else sigma_max
-        return _oracle_las(steps, target, lo, hi, candidates, final_zero, status)
+        return _oracle_las(steps, target, lo, hi, candidates, final_zero, effort, status)
     curve, lo, hi, meta = loss_curve_of(
         **source,
         measure=measure,
@@ -183,20 +172,25 @@ def loss_curve_schedule(
         default_range=default_range,
         smooth=smooth,
         what=name,
+        effort=effort,
         status=status,
     )
-    num_candidates = smoke_scaled(candidates, 100) if target is not None else candidates
+    cap = effort_settings(effort)["candidates"]
+    num_candidates = min(candidates, cap) if target is not None and cap else candidates
     sigmas = LOSS_SCHEDULES[name](
         steps, curve, lo, hi, num_candidates=num_candidates, final_zero=final_zero
     )
     return CurveSchedule(sigmas, curve, lo, hi, meta)
 
 
-def _oracle_las(steps, target, lo, hi, candidates, final_zero, status) -> CurveSchedule:
+def _oracle_las(steps, target, lo, hi, candidates, final_zero, effort, status) -> CurveSchedule:
     from .schedules import oracle_las
     from .targets import get_target
 
-    samples, points = smoke_scaled(20_000, 256), smoke_scaled(2001, 101)
+    spend = effort_settings(effort)
+    samples, points = spend["curve_samples"], spend["curve_points"]
+    if spend["candidates"]:
+        candidates = min(candidates, spend["candidates"])
     with status(
         f"oracle-LAS: the exact mmse curve of {target} ({samples} samples per level), then the DP"
     ):
@@ -205,7 +199,7 @@ def _oracle_las(steps, target, lo, hi, candidates, final_zero, status) -> CurveS
             steps,
             lo,
             hi,
-            num_candidates=smoke_scaled(candidates, 100),
+            num_candidates=candidates,
             num_points=points,
             num_samples=samples,
             final_zero=final_zero,
@@ -271,16 +265,19 @@ def ays_optimized_schedule(
     target: str | None = None,
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
-    num_samples: int = 512,
+    num_samples: int | None = None,
     final_zero: bool = False,
+    effort: str = "full",
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
 ) -> CurveSchedule:
     """Align Your Steps optimised (:func:`scorelab.schedules.optimize_ays`) for a checkpoint
     (on ``num_samples`` points of its training data) or a built-in target (on as many of its
-    exact samples); ``curve`` of the result holds the KLUB history (an array)."""
+    exact samples); ``curve`` of the result holds the KLUB history (an array). ``effort``
+    (:data:`EFFORT`) sets the samples (unless given), sweeps, candidates and nodes."""
     from .schedules import optimize_ays
 
-    num_samples = smoke_scaled(num_samples, 64)
+    spend = effort_settings(effort)
+    num_samples = num_samples or spend["ays_samples"]
     if (model is None) == (target is None):
         raise ValueError("ays-opt needs exactly one of --target NAME or --model CKPT")
     denoiser, samples, source = _denoiser_and_data(model, target, num_samples)
@@ -291,9 +288,9 @@ def ays_optimized_schedule(
             steps,
             sigma_min,
             sigma_max,
-            sweeps=smoke_scaled(12, 1),
-            candidates=smoke_scaled(12, 3),
-            nodes=smoke_scaled(4, 2),
+            sweeps=spend["ays_sweeps"],
+            candidates=spend["ays_candidates"],
+            nodes=spend["ays_nodes"],
             final_zero=final_zero,
         )
     meta = {**source, "klub_history": [float(h) for h in result.history]}
@@ -317,6 +314,7 @@ def optimized_schedule(
     refine_sweeps: int = 1,
     refine_budget: int | None = None,
     surrogate_samples: int | None = None,
+    effort: str = "full",
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
     progress: Callable[[str], None] | None = None,
 ) -> CurveSchedule:
@@ -333,12 +331,15 @@ def optimized_schedule(
       :data:`~scorelab.grids.CURVE_ONLY`.
 
     The loss curve (recorded, measured or exact) adds scorelab's curve-built grids to the
-    candidates. ``meta`` records the choice, K, the NFE, the proxy, its cost in model
+    candidates. ``effort`` (:data:`EFFORT`) sets the proxy's sizes and the refinement budget;
+    ``proxy_samples``, ``reference_steps``, ``refine_budget`` and ``surrogate_samples``
+    override it. ``meta`` records the choice, K, the NFE, the proxy, its cost in model
     evaluations and every candidate's proxy error."""
     from .grids import optimize_grid, proxy_for, steps_within
 
     if metric not in ("continuous", "snapped"):
         raise ValueError(f"unknown metric {metric!r}; choose from ['continuous', 'snapped']")
+    spend = effort_settings(effort)
     steps_within(sampler, nfe, final_zero=final_zero)  # validates sampler and budget early
     if model is not None:  # by default the grid spans the range the model was trained on
         default_range = _model_range(model) or default_range
@@ -350,6 +351,7 @@ def optimized_schedule(
         sigma_max=sigma_max,
         default_range=default_range,
         what="schedule optimize",
+        effort=effort,
         status=status,
     )
     proxy = None
@@ -359,7 +361,7 @@ def optimized_schedule(
         denoiser = load_checkpoint(model)[0]
         data = torch.zeros(1, *denoiser.sample_shape)
     elif model is not None or target is not None:
-        denoiser, data, _ = _denoiser_and_data(model, target, 4096)
+        denoiser, data, _ = _denoiser_and_data(model, target, spend["data_samples"])
     if model is not None or target is not None:
         proxy = proxy_for(
             denoiser,
@@ -369,9 +371,9 @@ def optimized_schedule(
             metric=metric,
             exact=target is not None,
             final_zero=final_zero,
-            num_samples=proxy_samples or smoke_scaled(128, 16),
-            reference_steps=reference_steps or smoke_scaled(256, 32),
-            surrogate_samples=surrogate_samples or smoke_scaled(1 << 14, 512),
+            num_samples=proxy_samples or spend["proxy_samples"],
+            reference_steps=reference_steps or spend["reference_steps"],
+            surrogate_samples=surrogate_samples or spend["surrogate"],
         )
     with status(f"schedule optimize: {sampler}, {nfe} calls"):
         result = optimize_grid(
@@ -383,7 +385,7 @@ def optimized_schedule(
             curve=curve,
             final_zero=final_zero,
             refine_sweeps=refine_sweeps,
-            refine_budget=refine_budget,
+            refine_budget=spend["refine_budget"] if refine_budget is None else refine_budget,
             progress=progress,
         )
     meta = {**source, **result.meta(), "metric": metric}
@@ -410,7 +412,7 @@ def named_schedule(
     smooth: float = 0.0,
     candidates: int = 1000,
     final_zero: bool = False,
-    effort: str | None = None,
+    effort: str = "full",
     status: Callable[[str], AbstractContextManager] = lambda message: nullcontext(),
     progress: Callable[[str], None] | None = None,
 ) -> tuple[torch.Tensor, dict, LossCurve | InformationCurve | None]:
@@ -419,7 +421,7 @@ def named_schedule(
     calls, :func:`optimized_schedule`), ``ays-opt``, a loss-curve schedule
     (:func:`loss_curve_schedule`) or a standard one (:func:`scorelab.schedules.get_schedule`,
     ``rho`` for karras / polyexponential). ``effort`` (:data:`EFFORT`: full, fast, smoke) sets
-    how much ``optimize`` measures.
+    how much the builders measure.
 
     Returns:
         the σ grid (σ units, descending), its metadata (``name``, ``steps`` and what the
@@ -434,17 +436,6 @@ def named_schedule(
     if name == "optimize":
         if sampler is None or nfe is None:
             raise ValueError("optimize needs --sampler NAME and --nfe N")
-        spend = {}
-        if effort is not None:
-            if effort not in EFFORT:
-                raise ValueError(f"unknown effort {effort!r}; expected one of {sorted(EFFORT)}")
-            e = EFFORT[effort]
-            spend = {
-                "proxy_samples": e["proxy_samples"],
-                "reference_steps": e["reference_steps"],
-                "refine_budget": e["refine_budget"],
-                "surrogate_samples": e["surrogate"],
-            }
         built = optimized_schedule(
             sampler,
             nfe,
@@ -455,8 +446,8 @@ def named_schedule(
             final_zero=True,
             status=status,
             progress=progress,
+            effort=effort,
             **sources,
-            **spend,
         )
         meta.update(built.meta)
         return built.sigmas, meta, built.curve if target is not None else None
@@ -468,6 +459,7 @@ def named_schedule(
             sigma_min=lo,
             sigma_max=hi,
             final_zero=final_zero,
+            effort=effort,
             status=status,
         )
         return built.sigmas, {**meta, **built.meta}, None
@@ -482,6 +474,7 @@ def named_schedule(
             smooth=smooth,
             candidates=candidates,
             final_zero=final_zero,
+            effort=effort,
             status=status,
             **sources,
         )

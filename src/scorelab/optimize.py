@@ -22,12 +22,10 @@ from pathlib import Path
 
 import torch
 
+from .effort import EFFORT, effort_settings
 from .schedules.schedule import Schedule
 
 __all__ = ["EFFORT", "optimize_schedule"]
-
-
-from .curves import EFFORT
 
 
 def _schedule(result, info: dict) -> Schedule:
@@ -87,9 +85,7 @@ def optimize_schedule(
     from .loss_curve import LossCurve
 
     steps_within(sampler, nfe)  # the sampler and budget, validated first
-    if effort not in EFFORT:
-        raise ValueError(f"unknown effort {effort!r}; expected one of {sorted(EFFORT)}")
-    spend = dict(EFFORT[effort])
+    spend = dict(effort_settings(effort))
     spend["proxy_samples"] = proxy_samples or spend["proxy_samples"]
     spend["reference_steps"] = reference_steps or spend["reference_steps"]
     if isinstance(source, LossCurve):
@@ -156,8 +152,7 @@ def optimize_schedule(
         sigma_max=sigma_max,
         proxy_samples=spend["proxy_samples"],
         reference_steps=spend["reference_steps"],
-        refine_budget=spend["refine_budget"],
-        surrogate_samples=spend["surrogate"],
+        effort=effort,
         progress=progress,
         **{kind: str(source)},
     )

@@ -51,8 +51,15 @@ def run_suite(
     todo = [c for c in suite.cells if c.key() not in done and c.method not in missing]
     # mmse curves: computed once here, shared by the workers and kept beside the results file
     cache_dir = str(store.path.parent / ".scorelab-cache")
-    prepare_curves(todo, cache_dir)
-    rows = run_cells(todo, workers=workers, executor=executor, address=address, cache_dir=cache_dir)
+    prepare_curves(todo, cache_dir, suite.effort)
+    rows = run_cells(
+        todo,
+        workers=workers,
+        executor=executor,
+        address=address,
+        cache_dir=cache_dir,
+        effort=suite.effort,
+    )
     for row in rows:
         row["suite"] = suite.name
         if "failure" in row:

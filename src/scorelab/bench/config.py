@@ -85,6 +85,8 @@ class Suite:
     name: str
     cells: tuple[Cell, ...]
     source: str
+    #: how much the suite's curves and ``optimize`` grids measure (:data:`scorelab.effort.EFFORT`)
+    effort: str = "full"
 
     def with_model(self, path: str | Path, data: str | None = None) -> Suite:
         """The suite's methods × budgets × seeds on the model ``path`` instead of its targets
@@ -100,11 +102,12 @@ class Suite:
         for c in self.cells:  # one cell per method, schedule, budget, seed and error
             cell = replace(c, target=name)
             keep.setdefault(cell.key(), cell)
-        return Suite(f"{self.name}@{path.name}", tuple(keep.values()), self.source)
+        return Suite(f"{self.name}@{path.name}", tuple(keep.values()), self.source, self.effort)
 
     def smoke(self) -> Suite:
         """The seconds-sized version of the suite (``SCORELAB_SMOKE=1``): its first two targets,
-        first NFE budget, seed and score error, 64 samples per cell; every method kept."""
+        first NFE budget, seed and score error, 64 samples per cell, effort ``smoke``; every
+        method kept."""
         cells = self.cells
         targets = list(dict.fromkeys(c.target for c in cells))[:2]
         first = cells[0]
@@ -115,7 +118,7 @@ class Suite:
             and (c.nfe_budget, c.seed, c.score_error)
             == (first.nfe_budget, first.seed, first.score_error)
         ]
-        return Suite(f"{self.name}-smoke", tuple(keep), self.source)
+        return Suite(f"{self.name}-smoke", tuple(keep), self.source, "smoke")
 
 
 def peer_library_available(method: str) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from .._smoke import smoke_scaled
+from ..effort import effort_settings
 from ..methods import Plan, get_method
 from ..metrics import headline_metric, sliced_wasserstein2
 from ..oracles import CountingOracle, ErrorInjectedDenoiser
@@ -30,7 +30,7 @@ from ..schedules import LOSS_SCHEDULES
 from ..targets import Gaussian, Target, get_target
 from ..theory import InformationCurve, discretization_error, mmse_curve
 from .config import OPTIMIZE, Cell
-from .model_target import is_model_target, model_target
+from .model_target import BENCH_METRICS, is_model_target, model_target
 from .store import ResultRow
 
 __all__ = ["run_cell", "run_cells", "versions"]
@@ -45,11 +45,15 @@ def _target(name: str) -> Target:
 
 @cache
 def _curve(
-    name: str, sigma_min: float, sigma_max: float, cache_dir: str | None = None
+    name: str,
+    sigma_min: float,
+    sigma_max: float,
+    cache_dir: str | None = None,
+    effort: str = "full",
 ) -> InformationCurve:
     """The target's mmse curve (for oracle-LAS and exact D): cached per process, and on disk
     in ``cache_dir`` (:func:`scorelab.bench.run_suite` passes a folder beside the results file)
-    so that workers and reruns share one computation.
+    so that workers and reruns share one computation; ``effort`` sets its Monte-Carlo size.
     A model target has no mmse: its recorded training loss curve (made monotone) stands in for
     the loss-curve schedules."""
     if is_model_target(name):
@@ -61,8 +65,8 @@ def _curve(
         _target(name),
         sigma_min,
         sigma_max,
-        num_points=smoke_scaled(801, 101),
-        num_samples=smoke_scaled(4000, 256),
+        num_points=effort_settings(effort)["bench_curve_points"],
+        num_samples=effort_settings(effort)["bench_curve_samples"],
         cache_dir=cache_dir,
         cache_key=name,
     )
@@ -84,13 +88,15 @@ def needs_curve(cell: Cell) -> bool:
     return uses and not _target(cell.target).mmse_is_exact
 
 
-def prepare_curves(cells: Iterable[Cell], cache_dir: str | None = None) -> int:
+def prepare_curves(
+    cells: Iterable[Cell], cache_dir: str | None = None, effort: str = "full"
+) -> int:
     """Compute, in this process, every mmse curve the cells need (before workers are started,
     so that forked workers inherit them and spawned ones find them in ``cache_dir``); returns
     how many."""
     keys = {(c.target, c.sigma_min, c.sigma_max) for c in cells if needs_curve(c)}
     for key in sorted(keys):
-        _curve(*key, cache_dir)
+        _curve(*key, cache_dir, effort)
     return len(keys)
 
 
@@ -118,7 +124,7 @@ def _metric(cell: Cell, target: Target, out: torch.Tensor) -> tuple[str, float, 
     def references(i: int) -> torch.Tensor:  # generator 10 000·(i+1) + seed
         return _reference(cell.target, n, seed + 10_000 * i)
 
-    metric = headline_metric(target)
+    metric = headline_metric(target, BENCH_METRICS)
     value, floor = metric.compute(out, target, references, seed)
     if metric.name == "sw2":
         return metric.name, value, floor, value
@@ -136,21 +142,24 @@ def sigma_range(cell: Cell) -> tuple[float, float]:
     return lo, hi
 
 
-def _optimized_grid(cell: Cell, steps: int, cache_dir: str | None) -> tuple[str, torch.Tensor]:
+def _optimized_grid(
+    cell: Cell, steps: int, cache_dir: str | None, effort: str = "full"
+) -> tuple[str, torch.Tensor]:
     """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
     ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps
     (:func:`scorelab.grids.optimize_grid` on :func:`scorelab.grids.proxy_for`'s proxy: the
     target's samples and denoiser, or the model's), with the metric the target is scored by
     (``snapped`` for the nearest-atom TV, else ``continuous``). Cached on disk beside the mmse
     curves (``cache_dir``) for exact targets: cells that differ only in score error
-    or seed share it."""
+    or seed share it. ``effort`` sets the proxy's sizes (and is part of the cache key)."""
     from ..grids import optimize_grid, proxy_for
 
     name = get_method(cell.method).name
     lo, hi = sigma_range(cell)
     target = _target(cell.target)
-    metric = "snapped" if headline_metric(target).name == "atom_tv" else "continuous"
-    key = json.dumps([cell.target, name, steps, lo, hi, metric, "measured-1", __version__])
+    metric = "snapped" if headline_metric(target, BENCH_METRICS).name == "atom_tv" else "continuous"
+    spend = effort_settings(effort)
+    key = json.dumps([cell.target, name, steps, lo, hi, metric, effort, "measured-1", __version__])
     path = None
     if cache_dir and not is_model_target(cell.target):
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -159,11 +168,11 @@ def _optimized_grid(cell: Cell, steps: int, cache_dir: str | None) -> tuple[str,
             saved = json.loads(path.read_text())
             if saved.get("key") == key:
                 return saved["chosen"], torch.tensor(saved["sigmas"], dtype=torch.float64)
-    curve = _curve(cell.target, lo, hi, cache_dir)
+    curve = _curve(cell.target, lo, hi, cache_dir, effort)
     observed = getattr(curve, "sigma", None)  # a measured LossCurve: stay where it was observed
     if observed is not None:
         lo, hi = max(lo, float(observed[0])), min(hi, float(observed[-1]))
-    data = target.sample(smoke_scaled(4096, 256), torch.Generator().manual_seed(0))
+    data = target.sample(spend["data_samples"], torch.Generator().manual_seed(0))
     proxy = proxy_for(
         target,
         data,
@@ -171,11 +180,20 @@ def _optimized_grid(cell: Cell, steps: int, cache_dir: str | None) -> tuple[str,
         hi,
         metric=metric,
         exact=not is_model_target(cell.target),
-        num_samples=smoke_scaled(128, 16),
-        reference_steps=smoke_scaled(256, 32),
-        surrogate_samples=smoke_scaled(1 << 14, 512),
+        num_samples=spend["proxy_samples"],
+        reference_steps=spend["reference_steps"],
+        surrogate_samples=spend["surrogate"],
     )
-    result = optimize_grid(name, None, lo, hi, steps=steps, proxy=proxy, curve=curve)
+    result = optimize_grid(
+        name,
+        None,
+        lo,
+        hi,
+        steps=steps,
+        proxy=proxy,
+        curve=curve,
+        refine_budget=spend["refine_budget"],
+    )
     chosen, sigmas = result.meta()["chosen"], result.sigmas
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +204,7 @@ def _optimized_grid(cell: Cell, steps: int, cache_dir: str | None) -> tuple[str,
     return chosen, sigmas.double()
 
 
-def _plan(cell: Cell, cache_dir: str | None = None) -> tuple[Plan, dict]:
+def _plan(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> tuple[Plan, dict]:
     """The method's plan for the cell's budget and schedule, and what to add to the row's
     config (the schedule ``optimize`` chose)."""
     method = get_method(cell.method)
@@ -195,17 +213,22 @@ def _plan(cell: Cell, cache_dir: str | None = None) -> tuple[Plan, dict]:
         if method.is_peer:
             raise ValueError(f"schedule {OPTIMIZE!r} is for scorelab samplers, not {method.key}")
         k = method.steps_within(cell.nfe_budget)
-        chosen, sigmas = _optimized_grid(cell, k, cache_dir)
+        chosen, sigmas = _optimized_grid(cell, k, cache_dir, effort)
         return Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE), {"chosen_schedule": chosen}
     plan = method.plan(
-        cell.nfe_budget, cell.schedule, lo, hi, lambda: _curve(cell.target, lo, hi, cache_dir)
+        cell.nfe_budget,
+        cell.schedule,
+        lo,
+        hi,
+        lambda: _curve(cell.target, lo, hi, cache_dir, effort),
     )
     return plan, {}
 
 
-def run_cell(cell: Cell, cache_dir: str | None = None) -> dict:
+def run_cell(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> dict:
     """Run one cell and return its result row (see :data:`scorelab.bench.store.COLUMNS`);
-    mmse curves and ``optimize`` grids are shared through ``cache_dir`` when given."""
+    mmse curves and ``optimize`` grids are shared through ``cache_dir`` when given and sized
+    by ``effort`` (:data:`scorelab.effort.EFFORT`)."""
     torch.set_num_threads(1)
     target = _target(cell.target)
     denoiser: Callable = target
@@ -215,7 +238,7 @@ def run_cell(cell: Cell, cache_dir: str | None = None) -> dict:
         )
     oracle = CountingOracle(denoiser)
     method = get_method(cell.method)
-    plan, extra = _plan(cell, cache_dir)
+    plan, extra = _plan(cell, cache_dir, effort)
     start = time.perf_counter()
     out = method.run(oracle, (cell.samples, *target.event_shape), plan, cell.seed)
     wall = time.perf_counter() - start
@@ -224,7 +247,7 @@ def run_cell(cell: Cell, cache_dir: str | None = None) -> dict:
         curve = (
             target
             if isinstance(target, Gaussian)
-            else _curve(cell.target, cell.sigma_min, cell.sigma_max, cache_dir)
+            else _curve(cell.target, cell.sigma_min, cell.sigma_max, cache_dir, effort)
         )
         exact_d = float(discretization_error(sigmas.double().numpy(), curve))
     exact_kl = _exact_kl(cell, target, plan)
@@ -319,12 +342,12 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_cell_or_failure(cell: Cell, cache_dir: str | None = None) -> dict:
+def run_cell_or_failure(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> dict:
     """:func:`run_cell`, except that an exception becomes a failure row (``cell_key``,
     ``target``, ``method``, ``config`` and ``failure``: the error's type and first line), so
     one bad cell never stops a sweep."""
     try:
-        return run_cell(cell, cache_dir)
+        return run_cell(cell, cache_dir, effort)
     except Exception as err:  # every cell error is recorded, none is swallowed silently
         first = (str(err).strip().splitlines() or [""])[0]
         return {
@@ -343,23 +366,24 @@ def run_cells(
     executor: str = "local",
     address: str | None = None,
     cache_dir: str | None = None,
+    effort: str = "full",
 ):
     """Yield result rows as cells finish (any order); a cell that raises yields a failure row
     (:func:`run_cell_or_failure`). ``executor``: ``local`` (process pool when ``workers`` > 1)
-    or ``ray``; every worker gets ``cache_dir`` as an argument."""
+    or ``ray``; every worker gets ``cache_dir`` and ``effort`` as arguments."""
     cells = list(cells)
     if executor == "ray":
-        yield from _run_ray(cells, address, cache_dir)
+        yield from _run_ray(cells, address, cache_dir, effort)
         return
     if executor != "local":
         raise ValueError(f"unknown executor {executor!r}; expected 'local' or 'ray'")
     if workers <= 1:
         for cell in cells:
-            yield run_cell_or_failure(cell, cache_dir)
+            yield run_cell_or_failure(cell, cache_dir, effort)
         return
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
     try:
-        futures = [pool.submit(run_cell_or_failure, c, cache_dir) for c in cells]
+        futures = [pool.submit(run_cell_or_failure, c, cache_dir, effort) for c in cells]
         for fut in as_completed(futures):
             yield fut.result()
     except BaseException:
@@ -373,7 +397,7 @@ def run_cells(
         pool.shutdown(wait=True)
 
 
-def _run_ray(cells: list[Cell], address: str | None, cache_dir: str | None):
+def _run_ray(cells: list[Cell], address: str | None, cache_dir: str | None, effort: str):
     try:
         import ray
     except ImportError as err:
@@ -381,7 +405,7 @@ def _run_ray(cells: list[Cell], address: str | None, cache_dir: str | None):
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(run_cell_or_failure)
-    pending = [remote.remote(c, cache_dir) for c in cells]
+    pending = [remote.remote(c, cache_dir, effort) for c in cells]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         yield ray.get(done[0])
