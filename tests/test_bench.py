@@ -506,3 +506,15 @@ def test_report_draws_what_the_user_asked_about_beside_the_best():
     shown = _best_n(series, False, ("optimize", "heun"))
     assert shown[:BEST_N] == plain
     assert {k[0] for k in shown[BEST_N:]} == {"scorelab:ddpm", "scorelab:heun"}
+
+
+def test_model_metrics_are_registered_explicitly_not_at_import():
+    """Importing the bench leaves the library's metric table as it is; the bench reads its
+    own table, where model targets find their metric."""
+    import scorelab.bench  # noqa: F401
+    from scorelab.bench.model_target import BENCH_METRICS, MODEL_METRICS
+    from scorelab.metrics import METRICS
+
+    assert set(METRICS) == {"atom_tv", "fit_kl", "sw2"}
+    assert list(BENCH_METRICS) == [*METRICS, *MODEL_METRICS]
+    assert list(MODEL_METRICS)[-1] == "data_sw2"  # the generic model metric comes last

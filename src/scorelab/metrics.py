@@ -386,9 +386,11 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def headline_metric(target) -> Metric:
-    """The registered metric of ``target``'s kind (TypeError if none applies)."""
-    for metric in METRICS.values():
+def headline_metric(target, metrics: dict[str, Metric] | None = None) -> Metric:
+    """The first metric of ``metrics`` (default :data:`METRICS`; the bench passes its own table,
+    :data:`scorelab.bench.model_target.BENCH_METRICS`) that applies to ``target``'s kind
+    (TypeError if none applies)."""
+    for metric in (METRICS if metrics is None else metrics).values():
         if isinstance(target, metric.applies_to):
             return metric
     raise TypeError(f"no metric for {type(target).__name__}")
