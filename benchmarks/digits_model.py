@@ -31,7 +31,7 @@ import torch
 from _readme import machine, write_readme_block
 from scorelab._smoke import smoke, smoke_scaled
 from scorelab.data import load_dataset
-from scorelab.exact import gaussian_optimized_schedule
+from scorelab.grids import gaussian_optimized_schedule
 from scorelab.image_metrics import digits_quality
 from scorelab.models import TrainConfig, load_checkpoint, train
 from scorelab.samplers import SAMPLERS

@@ -48,10 +48,15 @@ from scorelab.exact import (
     LINEAR_OPTIONS,
     exact_output_1d,
     exact_output_collinear,
-    gaussian_optimized_schedule,
     gaussian_output_kl,
 )
-from scorelab.grids import STANDARD, candidate_grids, optimize_grid, proxy_for
+from scorelab.grids import (
+    STANDARD,
+    candidate_grids,
+    gaussian_optimized_schedule,
+    optimize_grid,
+    proxy_for,
+)
 from scorelab.metrics import mixture_metrics
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules.recommend import NEEDS, recommended_name, sampler_kind

@@ -13,7 +13,7 @@ Columns: the heuristics, ``ays-opt`` (Align Your Steps' KLUB optimised on 512 ex
 with the exact denoiser), LAS, info-las, info-las-ms (the multistep penalty), entropic time,
 gauss-step (the Gaussian-surrogate single-step DP; ``posterior`` steps for the stochastic
 samplers, ``deterministic`` for 2M), gauss-opt (the sampler's own exact output KL on that
-surrogate, minimised: ``scorelab.exact.gaussian_optimized_schedule``) and ``optimize``: the
+surrogate, minimised: ``scorelab.grids.gaussian_optimized_schedule``) and ``optimize``: the
 schedule that
 ``scorelab.schedules.recommend.RECOMMENDED`` picks for that sampler, metric and curve (it is one
 of the other columns in each row). Writes
@@ -44,11 +44,11 @@ from scorelab.exact import (
     LINEAR_OPTIONS,
     exact_output_1d,
     exact_output_collinear,
-    gaussian_optimized_schedule,
     gaussian_output_kl,
     mmse_1d,
     mmse_collinear,
 )
+from scorelab.grids import gaussian_optimized_schedule
 from scorelab.samplers import SAMPLERS
 from scorelab.schedules import cosine, karras, las_schedule, log_snr_uniform, optimize_ays
 from scorelab.schedules.information import (

@@ -15,13 +15,12 @@ from scorelab.cli import app
 from scorelab.curves import optimized_schedule
 from scorelab.exact import (
     exact_output_collinear,
-    gauss_opt_builder,
-    gaussian_optimized_schedule,
     gaussian_output_kl,
     mmse_1d,
     mmse_collinear,
     surrogate_output_kl,
 )
+from scorelab.grids import gauss_opt_builder, gaussian_optimized_schedule
 from scorelab.schedules import cosine, karras, log_snr_uniform
 from scorelab.schedules.information import (
     _info_las_costs,

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..exact import gauss_opt_builder
+from ..grids import gauss_opt_builder
 from ..loss_curve import measure_loss_curve
 from ..metrics import atom_histogram_metrics
 from ..oracles import ErrorInjectedDenoiser

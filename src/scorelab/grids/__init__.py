@@ -5,11 +5,14 @@
   stochastic samplers on per-sample Brownian paths).
 * :mod:`.optimize` — :func:`optimize_grid`: the standard and curve-built candidates, measured
   on the proxy, the best refined with a held-out check; :func:`steps_within` (budget → K).
+* :mod:`.gauss_opt` — :func:`gaussian_optimized_schedule` (``gauss-opt``): a sampler's exact
+  output KL minimised on the Gaussian surrogate of a loss curve.
 
 This package sits above ``samplers`` and ``schedules`` (it runs samplers on grids) and below
 ``bench`` and ``cli``.
 """
 
+from .gauss_opt import gauss_opt_builder, gaussian_optimized_schedule
 from .optimize import (
     CURVE_ONLY,
     DENOISE_POINTS,
@@ -45,6 +48,8 @@ __all__ = [
     "candidate_grids",
     "detail_ratio",
     "fit_mixture_surrogate",
+    "gauss_opt_builder",
+    "gaussian_optimized_schedule",
     "optimize_grid",
     "proxy_for",
     "steps_within",

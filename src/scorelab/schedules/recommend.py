@@ -48,7 +48,7 @@ POSTERIOR_STEP_SAMPLERS = frozenset({"ddpm"})
 #: (posterior), accel_sde (stochastic) and DPM-Solver++(2M) (deterministic) with exact output
 #: laws; other samplers follow their kind. ``gauss-opt`` needs the sampler itself (it is
 #: optimised on the sampler's exact output law on the Gaussian surrogate:
-#: :func:`scorelab.exact.gaussian_optimized_schedule`), ``ays-opt`` data samples and a denoiser;
+#: :func:`scorelab.grids.gaussian_optimized_schedule`), ``ays-opt`` data samples and a denoiser;
 #: without them :data:`FALLBACK` applies.
 RECOMMENDED: dict[tuple[bool, str, str], str] = {
     (True, "posterior", "continuous"): "gauss-opt",
@@ -154,7 +154,7 @@ def recommended_schedule(
             choices become :data:`FALLBACK`'s.
         sampler_optimizer: ``f(steps, loss, sigma_min, sigma_max, final_zero=...) -> sigmas``
             for ``gauss-opt``: the grid optimised on the sampler's exact output law on the
-            loss curve's Gaussian surrogate (:func:`scorelab.exact.gauss_opt_builder` of the
+            loss curve's Gaussian surrogate (:func:`scorelab.grids.gauss_opt_builder` of the
             sampler's name; this layer cannot import samplers). Without it, the
             :data:`FALLBACK`.
         num_candidates: the optimiser's candidate levels; ``None`` keeps each schedule's own
