@@ -171,7 +171,7 @@ def bench(
     """Run a benchmark suite (skipping finished cells) and print the best-per-NFE table."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from .bench import best_per_nfe, load_suite, missing_peers, run_suite
+    from .bench import best_per_nfe, load_suite, missing_peers, pending_cells, run_suite
 
     try:
         spec = load_suite(suite)
@@ -188,16 +188,13 @@ def bench(
     with _open_store(db) as store:
         if retry_failed:
             console.print(f"retrying {store.clear_failures()} failed cells")
-        todo = len(spec.cells) - len(store.finished_keys() & {c.key() for c in spec.cells})
+        todo = len(pending_cells(spec, store))
         missing = missing_peers(spec)
         if missing:
             skipped = sum(c.method in missing for c in spec.cells)
             console.print(
                 f"[yellow]missing optional peers[/yellow] {', '.join(missing)}: "
                 f"{skipped} cells not run (install the library and rerun)"
-            )
-            todo -= sum(
-                c.method in missing and c.key() not in store.finished_keys() for c in spec.cells
             )
         console.print(f"suite {spec.name}: {len(spec.cells)} cells, {todo} to run -> {db}")
         with Progress(
@@ -231,20 +228,26 @@ def bench(
                 )
                 raise typer.Exit(130) from None
         _print_best(best_per_nfe(store, score_error))
-        failed = store.failures()
-        keys = {c.key() for c in spec.cells}
-        mine = [f for f in failed if f["cell_key"] in keys]
-        if mine and not keys & store.finished_keys(include_failed=False):
-            _fail(
-                f"every cell of suite {spec.name} failed; the first: {mine[0]['cell_key']}: "
-                f"{mine[0]['message']}",
-                code=1,
-            )
-        if failed:
-            console.print(
-                f"[yellow]{len(failed)} failed cells[/yellow] (stored with their error; "
-                "rerun with --retry-failed to try them again)"
-            )
+        _report_failures(spec, store)
+
+
+def _report_failures(spec, store) -> None:
+    """Exit 1 when every cell of the suite failed; otherwise say how many failed cells the store
+    holds and how to retry them."""
+    failed = store.failures()
+    keys = {c.key() for c in spec.cells}
+    mine = [f for f in failed if f["cell_key"] in keys]
+    if mine and not keys & store.finished_keys(include_failed=False):
+        _fail(
+            f"every cell of suite {spec.name} failed; the first: {mine[0]['cell_key']}: "
+            f"{mine[0]['message']}",
+            code=1,
+        )
+    if failed:
+        console.print(
+            f"[yellow]{len(failed)} failed cells[/yellow] (stored with their error; "
+            "rerun with --retry-failed to try them again)"
+        )
 
 
 @app.command()

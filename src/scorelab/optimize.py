@@ -113,7 +113,23 @@ def optimize_schedule(
             "source must be a checkpoint or loss-curve path, a diffusers folder, a target "
             f"name, a LossCurve or a denoiser, got {type(source).__name__}"
         )
-    path = Path(source)
+    return _from_path(
+        Path(source),
+        sampler=sampler,
+        nfe=nfe,
+        sigma_min=sigma_min,
+        sigma_max=sigma_max,
+        metric=metric,
+        effort=effort,
+        spend=spend,
+        progress=progress,
+    )
+
+
+def _from_path(
+    path: Path, *, sampler, nfe, sigma_min, sigma_max, metric, effort, spend, progress
+) -> Schedule:
+    """A diffusers model folder, a checkpoint, a loss-curve file or a target name."""
     if path.is_dir():
         from .compat.models import load_diffusers_model
 
@@ -137,7 +153,7 @@ def optimize_schedule(
 
     kind = (
         "target"
-        if str(source) in PRESETS
+        if str(path) in PRESETS
         else "model"
         if path.suffix == ".safetensors"
         else "loss_curve"
@@ -154,7 +170,7 @@ def optimize_schedule(
         reference_steps=spend["reference_steps"],
         effort=effort,
         progress=progress,
-        **{kind: str(source)},
+        **{kind: str(path)},
     )
     meta = dict(built.meta)
     return Schedule(

@@ -276,18 +276,7 @@ def write_report(
     series, floors, metrics = _series(store, score_error)
     if not series:
         raise ValueError(f"the store holds no rows with score_error = {score_error}")
-    figures = []
-    for target in sorted(series):
-        args = (target, series[target], floors[target], metrics[target])
-        slug = _slug(target)
-        name = f"error_vs_nfe_{slug}.png"
-        _error_figure(out / name, *args, show=("optimize", *show))
-        figures.append((f"{display_name(target)}: error vs NFE", name))
-        name = f"queries_vs_eps_{slug}.png"
-        if _queries_figure(out / name, *args, show=("optimize", *show)):
-            figures.append((f"{display_name(target)}: queries to reach ε", name))
-    if _d_figure(out / "exact_d_vs_k.png", store):
-        figures.append(("exact D vs K (frozen-x0 sampler)", "exact_d_vs_k.png"))
+    figures = _figures(out, store, series, floors, metrics, ("optimize", *show))
     best = best_per_nfe(store, score_error)
     header = [
         "target",
@@ -333,10 +322,12 @@ def write_report(
     failed = store.failures()
     fail_header = ["cell", "target", "method", "error"]
     fail_rows = [
-        [f["cell_key"][:12], f["target"], f["method"], f["message"].splitlines()[0][:200]]
-        for f in failed
+        [c.replace("|", "/") for c in row]
+        for row in (
+            [f["cell_key"][:12], f["target"], f["method"], f["message"].splitlines()[0][:200]]
+            for f in failed
+        )
     ]
-    fail_rows = [[c.replace("|", "/") for c in r] for r in fail_rows]
     md += [
         f"## Failed cells ({len(failed)})\n",
         *(
@@ -349,12 +340,46 @@ def write_report(
         md += [f"## {title}\n", f"![{title}]({name})\n"]
     md_path = out / "report.md"
     md_path.write_text("\n".join(md))
+    tables = {
+        "best": (header, table_rows),
+        "queries": (q_header, q_rows),
+        "exact": (x_rows, xb_rows) if exact_best else None,
+        "failed": (fail_header, fail_rows),
+    }
+    _write_html(out / "report.html", count, score_error, tables, figures)
+    return md_path
+
+
+def _figures(out: Path, store, series, floors, metrics, show) -> list[tuple[str, str]]:
+    """Draw every target's error-vs-NFE and queries-vs-ε figures (and the exact D figure) into
+    ``out``; returns ``(title, file name)`` of each figure drawn."""
+    figures = []
+    for target in sorted(series):
+        args = (target, series[target], floors[target], metrics[target])
+        slug = _slug(target)
+        name = f"error_vs_nfe_{slug}.png"
+        _error_figure(out / name, *args, show=show)
+        figures.append((f"{display_name(target)}: error vs NFE", name))
+        name = f"queries_vs_eps_{slug}.png"
+        if _queries_figure(out / name, *args, show=show):
+            figures.append((f"{display_name(target)}: queries to reach ε", name))
+    if _d_figure(out / "exact_d_vs_k.png", store):
+        figures.append(("exact D vs K (frozen-x0 sampler)", "exact_d_vs_k.png"))
+    return figures
+
+
+def _write_html(path: Path, count: int, score_error: float, tables: dict, figures) -> None:
+    """The HTML twin of ``report.md`` (the same tables and figures)."""
+    header, table_rows = tables["best"]
+    q_header, q_rows = tables["queries"]
+    fail_header, fail_rows = tables["failed"]
     cells = _html_rows(table_rows)
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     q_cells = _html_rows(q_rows)
     q_heads = "".join(f"<th>{html.escape(h)}</th>" for h in q_header)
     exact_html = ""
-    if exact_best:
+    if tables["exact"] is not None:
+        x_rows, xb_rows = tables["exact"]
         exact_html = (
             "<h2>Floor-free: exact KL on centred Gaussian targets</h2>"
             f"<table><tr>{q_heads}</tr>{_html_rows(x_rows)}</table><table><tr>"
@@ -366,7 +391,7 @@ def write_report(
     imgs = "".join(
         f"<h2>{html.escape(t)}</h2><img src='{n}' alt='{html.escape(t)}'>" for t, n in figures
     )
-    (out / "report.html").write_text(
+    path.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>scorelab report</title>"
         "<style>body{font-family:sans-serif;max-width:960px;margin:auto}td,th{padding:2px 8px}"
         "table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}</style></head>"
@@ -374,7 +399,6 @@ def write_report(
         f"{score_error}.</p><h2>Queries to reach an error (NFE*)</h2><table><tr>{q_heads}</tr>"
         f"{q_cells}</table><h2>Best per NFE</h2><table><tr>{heads}</tr>{cells}</table>"
         f"{exact_html}"
-        f"<h2>Failed cells ({len(failed)})</h2><table><tr>{f_heads}</tr>{f_cells}</table>{imgs}"
-        "</body></html>"
+        f"<h2>Failed cells ({len(fail_rows)})</h2><table><tr>{f_heads}</tr>{f_cells}</table>"
+        f"{imgs}</body></html>"
     )
-    return md_path

@@ -269,25 +269,77 @@ def optimize_grid(
         grid = torch.linspace(2.0, 1.0, steps + 1, dtype=torch.float64)
         cost = SAMPLERS[sampler].nfe(torch.cat([grid, grid.new_zeros(1)]) if final_zero else grid)
     say = progress or (lambda line: None)
-    names = candidates
-    if names is None and getattr(getattr(proxy, "denoiser", None), "parametrisation", "") == (
-        "velocity"
-    ):  # a flow model: what its users run is a standard grid too
-        names = STANDARD + FLOW_STANDARD + (FROM_CURVE if curve is not None else ())
-    grids = candidate_grids(
-        steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=names
-    )
-    if (
-        proxy is not None
-        and hasattr(proxy, "gits_grid")
-        and (candidates is None or "gits" in candidates)
-    ):
-        grids["gits"] = proxy.gits_grid(steps)  # the teacher-trajectory DP, on the same model
+    grids = _candidates(sampler, steps, sigma_min, sigma_max, proxy, curve, final_zero, candidates)
     if proxy is None:
         return OptimizedGrid(grids[CURVE_ONLY], sampler, steps, cost, CURVE_ONLY)
     start_evals = proxy.evaluations
     prepared = {name: proxy.prepare(sampler, grid) for name, grid in grids.items()}
-    # per-noise errors: refine on one half of the noises, confirm on the other
+    per_sample, scores, details = _measure_all(sampler, steps, proxy, prepared, say)
+    chosen = min(scores, key=scores.get)
+    if details and final_zero and not SAMPLERS[sampler].stochastic:
+        chosen = _later_denoise_points(
+            sampler,
+            steps,
+            sigma_min,
+            sigma_max,
+            proxy,
+            prepared,
+            per_sample,
+            scores,
+            details,
+            chosen,
+            say,
+        )
+    best, refined = prepared[chosen], False
+    if refine_sweeps > 0 and steps >= 2:
+        best, refined = _refine_choice(
+            sampler,
+            proxy,
+            prepared[chosen],
+            chosen,
+            per_sample,
+            scores,
+            details,
+            refine_sweeps,
+            refine_budget,
+        )
+        say(f"optimize {sampler} K={steps}: refined={refined}")
+    scores.setdefault("optimize", scores[chosen])
+    if chosen in details:
+        details.setdefault("optimize", details[chosen])
+    return OptimizedGrid(
+        best,
+        sampler,
+        steps,
+        cost,
+        chosen,
+        refined,
+        proxy.describe(),
+        proxy.evaluations - start_evals,
+        scores,
+        details,
+    )
+
+
+def _candidates(sampler, steps, sigma_min, sigma_max, proxy, curve, final_zero, names):
+    """The candidate grids by name: ``names``, or the defaults (on a flow model its users'
+    shifted grids too), plus the teacher-trajectory DP when the proxy runs a model."""
+    chosen_names = names
+    if chosen_names is None and getattr(
+        getattr(proxy, "denoiser", None), "parametrisation", ""
+    ) == ("velocity"):  # a flow model: what its users run is a standard grid too
+        chosen_names = STANDARD + FLOW_STANDARD + (FROM_CURVE if curve is not None else ())
+    grids = candidate_grids(
+        steps, sigma_min, sigma_max, curve=curve, final_zero=final_zero, names=chosen_names
+    )
+    if proxy is not None and hasattr(proxy, "gits_grid") and (names is None or "gits" in names):
+        grids["gits"] = proxy.gits_grid(steps)  # the teacher-trajectory DP, on the same model
+    return grids
+
+
+def _measure_all(sampler, steps, proxy, prepared, say):
+    """Every prepared candidate measured on the proxy: ``(per-noise squared errors (paired
+    proxies only), scores, details (image proxies only))``, each by name."""
     paired = hasattr(proxy, "is_paired") and proxy.is_paired(sampler)
     per_sample: dict[str, np.ndarray] = {}
     scores: dict[str, float] = {}
@@ -306,80 +358,56 @@ def optimize_grid(
         else:
             scores[name] = proxy.error(sampler, grid)
         say(f"optimize {sampler} K={steps}: {name} {scores[name]:.4g}")
-    chosen = min(scores, key=scores.get)
-    if details and final_zero and not SAMPLERS[sampler].stochastic:
-        chosen = _later_denoise_points(
-            sampler,
-            steps,
-            sigma_min,
-            sigma_max,
-            proxy,
-            prepared,
-            per_sample,
-            scores,
-            details,
-            chosen,
-            say,
-        )
-    best = prepared[chosen]
-    refined = False
-    if refine_sweeps > 0 and steps >= 2:
-        if paired:
-            fit_rows = np.arange(proxy.num_samples) % 2 == 0
+    return per_sample, scores, details
 
-            def objective(grid: torch.Tensor) -> float:
-                if chosen not in details:
-                    return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
-                errors, detail = proxy.measure(sampler, grid)
-                if not keeps_detail(detail, details[chosen]):  # refining may not blur either
-                    return math.inf
-                return float((errors**2)[fit_rows].mean())
 
-        else:
+def _refine_choice(
+    sampler, proxy, best, chosen, per_sample, scores, details, sweeps, budget
+) -> tuple[torch.Tensor, bool]:
+    """Coordinate descent from the chosen grid: on a paired proxy the trial is fitted on the
+    even noises and kept only if the odd ones agree (and, on images, only if it keeps the
+    detail); else on the proxy's error. Records the kept trial's score (and detail) under
+    ``"optimize"``; returns ``(grid, refined)``."""
+    paired = hasattr(proxy, "is_paired") and proxy.is_paired(sampler)
+    if paired:
+        fit_rows = np.arange(proxy.num_samples) % 2 == 0
 
-            def objective(grid: torch.Tensor) -> float:
-                return proxy.error(sampler, grid)
+        def objective(grid: torch.Tensor) -> float:
+            if chosen not in details:
+                return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
+            errors, detail = proxy.measure(sampler, grid)
+            if not keeps_detail(detail, details[chosen]):  # refining may not blur either
+                return math.inf
+            return float((errors**2)[fit_rows].mean())
 
-        trial, value = _refine(
-            best,
-            objective,
-            lambda g: proxy.prepare(sampler, g),
-            refine_sweeps,
-            budget=refine_budget,
-        )
-        if not torch.equal(trial, best):
-            if paired:
-                errors, detail = (
-                    proxy.measure(sampler, trial)
-                    if chosen in details
-                    else (proxy.per_sample_errors(sampler, trial), None)
-                )
-                trial_sq = errors**2
-                held = ~fit_rows
-                if trial_sq[held].mean() < per_sample[chosen][held].mean():
-                    best, refined = trial, True
-                    scores["optimize"] = float(math.sqrt(trial_sq.mean()))
-                    if detail is not None:
-                        details["optimize"] = detail
-            elif value < scores[chosen]:
-                best, refined = trial, True
-                scores["optimize"] = value
-        say(f"optimize {sampler} K={steps}: refined={refined}")
-    scores.setdefault("optimize", scores[chosen])
-    if chosen in details:
-        details.setdefault("optimize", details[chosen])
-    return OptimizedGrid(
-        best,
-        sampler,
-        steps,
-        cost,
-        chosen,
-        refined,
-        proxy.describe(),
-        proxy.evaluations - start_evals,
-        scores,
-        details,
+    else:
+
+        def objective(grid: torch.Tensor) -> float:
+            return proxy.error(sampler, grid)
+
+    trial, value = _refine(
+        best, objective, lambda g: proxy.prepare(sampler, g), sweeps, budget=budget
     )
+    if torch.equal(trial, best):
+        return best, False
+    if not paired:
+        if value < scores[chosen]:
+            scores["optimize"] = value
+            return trial, True
+        return best, False
+    errors, detail = (
+        proxy.measure(sampler, trial)
+        if chosen in details
+        else (proxy.per_sample_errors(sampler, trial), None)
+    )
+    trial_sq = errors**2
+    held = ~fit_rows
+    if trial_sq[held].mean() < per_sample[chosen][held].mean():
+        scores["optimize"] = float(math.sqrt(trial_sq.mean()))
+        if detail is not None:
+            details["optimize"] = detail
+        return trial, True
+    return best, False
 
 
 #: data of at most this many coordinates is measured on a fitted mixture surrogate

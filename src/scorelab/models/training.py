@@ -209,24 +209,12 @@ def train(
             time-limited jobs. The result then holds the model at that step, and no checkpoint.
     """
     cfg = config.validate()
-    if out is not None:
-        out = check_output_path(out)
+    out = check_output_path(out) if out is not None else None
     if resume and out is None:
         raise ValueError("resume needs the output path whose state file to continue from")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    data = torch.as_tensor(
-        load_dataset(cfg.data, "train", data_dir=cfg.data_dir), dtype=torch.float32
-    )
-    shape = tuple(data.shape[1:])
-    sigma_data = float(data.std())
-    arch = cfg.resolved_arch()
-    kind = FlowMatchingDenoiser if cfg.objective == "flow" else EDMDenoiser
-    model = kind(build_network(arch, shape, **cfg.arch_options), shape, sigma_data)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / (cfg.warmup + 1)))
-
+    data, sigma_data, arch, model, ema, opt, sched = _build(cfg)
     edges = np.linspace(math.log(cfg.sigma_min), math.log(cfg.sigma_max), cfg.loss_bins + 1)
     acc = np.zeros((3, cfg.loss_bins))  # Σ L_x0, Σ L_x0², count per log-σ bin
     acc_logsig = np.zeros(cfg.loss_bins)
@@ -239,24 +227,10 @@ def train(
         )
 
     def save_state(step: int) -> None:
-        if out is None:
-            return
-        _atomic_torch_save(
-            {
-                "config": asdict(cfg),
-                "step": step,
-                "seconds": spent + time.perf_counter() - start,
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "gen": gen.get_state(),
-                "acc": acc.copy(),
-                "acc_logsig": acc_logsig.copy(),
-                "losses": losses.copy(),
-            },
-            state_path(out),
-        )
+        if out is not None:
+            seconds = spent + time.perf_counter() - start
+            parts = (model, ema, opt, sched, gen, acc, acc_logsig, losses)
+            _save_state(state_path(out), cfg, step, seconds, *parts)
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -287,11 +261,10 @@ def train(
                     recent = float(np.mean(losses[max(0, step - 99) : step + 1]))
                     bar.update(task, completed=step + 1, loss=recent)
                 if log is not None and (now - last_log >= log_every_s or step == last_step - 1):
-                    rate = (step + 1 - first_step) / max(now - start, 1e-9)
-                    recent = float(np.mean(losses[max(0, step - 99) : step + 1]))
                     log(
-                        f"train {cfg.data}: step {step + 1}/{cfg.steps} loss {recent:.4f} "
-                        f"{rate:.2f} it/s, {_format_seconds((cfg.steps - step - 1) / rate)} left"
+                        _progress_line(
+                            cfg, step, (step + 1 - first_step) / max(now - start, 1e-9), losses
+                        )
                     )
                     last_log = now
                 if out is not None and now - last_save >= save_every_s:
@@ -310,8 +283,57 @@ def train(
         save_state(last_step)
         return TrainResult(ema.module.eval(), losses[:last_step], None, seconds, None)
 
+    return _finish(cfg, out, arch, ema.module.eval(), losses, acc, acc_logsig, sigma_data, seconds)
+
+
+def _save_state(path, cfg, step, seconds, model, ema, opt, sched, gen, acc, acc_logsig, losses):
+    """The resumable state after ``step`` steps, written atomically to ``path``."""
+    state = {
+        "config": asdict(cfg),
+        "step": step,
+        "seconds": seconds,
+        "model": model.state_dict(),
+        "ema": ema.state_dict(),
+        "opt": opt.state_dict(),
+        "sched": sched.state_dict(),
+        "gen": gen.get_state(),
+        "acc": acc.copy(),
+        "acc_logsig": acc_logsig.copy(),
+        "losses": losses.copy(),
+    }
+    _atomic_torch_save(state, path)
+
+
+def _build(cfg: TrainConfig):
+    """``(data, σ_data, arch, model, its EMA, optimiser, learning-rate schedule)`` of a run."""
+    data = torch.as_tensor(
+        load_dataset(cfg.data, "train", data_dir=cfg.data_dir), dtype=torch.float32
+    )
+    shape = tuple(data.shape[1:])
+    sigma_data = float(data.std())
+    arch = cfg.resolved_arch()
+    kind = FlowMatchingDenoiser if cfg.objective == "flow" else EDMDenoiser
+    model = kind(build_network(arch, shape, **cfg.arch_options), shape, sigma_data)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: min(1.0, (k + 1) / (cfg.warmup + 1)))
+    return data, sigma_data, arch, model, ema, opt, sched
+
+
+def _progress_line(cfg: TrainConfig, step: int, rate: float, losses: np.ndarray) -> str:
+    """One plain progress line: step, loss of the last 100 steps, it/s and time left."""
+    recent = float(np.mean(losses[max(0, step - 99) : step + 1]))
+    rate = max(rate, 1e-9)
+    return (
+        f"train {cfg.data}: step {step + 1}/{cfg.steps} loss {recent:.4f} "
+        f"{rate:.2f} it/s, {_format_seconds((cfg.steps - step - 1) / rate)} left"
+    )
+
+
+def _finish(cfg, out, arch, final, losses, acc, acc_logsig, sigma_data, seconds) -> TrainResult:
+    """The finished run: its recorded loss curve, and the checkpoint written to ``out`` (the
+    resumable state file removed)."""
     curve = _recorded_curve(cfg, acc, acc_logsig)
-    final = ema.module.eval()
     info = {
         "config": asdict(cfg),
         "sigma_data": sigma_data,
