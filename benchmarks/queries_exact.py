@@ -15,10 +15,11 @@ Writes ``docs/bench-queries-exact.csv`` and, with ``--write-readme``, the README
 QUERIES-EXACT: per target and ε, the best scorelab method, the best peer, and the ratio
 scorelab-best NFE* / best-peer NFE* (< 1: scorelab needs fewer queries).
 
-    python benchmarks/queries_exact.py [--write-readme] [--schedules NAME ...]
+    python benchmarks/queries_exact.py [--write-readme] [--schedules NAME ...] [--samplers NAME ...]
 
 ``--schedules`` recomputes those scorelab schedules only and keeps the CSV's other rows;
-``--diffusers`` computes the diffusers rows only and keeps the others.
+``--diffusers`` computes the diffusers rows only and keeps the others; ``--samplers NAME ...``
+recomputes those scorelab samplers only and keeps the others.
 
 diffusers' schedulers run their own σ range (the linear-β table, σ ≈ 157 → 0 with the final
 step), as shipped, from the exact law (KL_init excluded for them too: their start is N(0, I) in
@@ -42,10 +43,10 @@ from scorelab.exact import (
     LINEAR_OPTIONS,
     _gaussian_kl,
     exact_output_1d,
-    gaussian_optimized_schedule,
     gaussian_output_kl,
     mmse_1d,
 )
+from scorelab.grids import gaussian_optimized_schedule
 from scorelab.methods import Plan, get_method
 from scorelab.metrics import queries_to_reach
 from scorelab.oracles import CountingOracle
@@ -59,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "docs" / "bench-queries-exact.csv"
 STEPS = (3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64)
 EPS = (0.1, 0.03, 0.01, 0.003)
-OURS = ("ddpm", "dpmpp_2m", "dpmpp_3m", "unipc", "heun", "accel_sde")
+OURS = ("ddpm", "dpmpp_2m", "dpmpp_3m", "unipc", "heun", "ipndm", "ipndm_v", "deis", "accel_sde")
 OUR_SCHEDULES = ("karras", "log-snr", "info-las", "gauss-opt")
 #: the largest step count gauss-opt is built for (Gaussian targets only)
 GAUSS_OPT_MAX_STEPS = 24
@@ -155,9 +156,13 @@ def diffusers_rows() -> list[dict]:
     return rows
 
 
-def run(schedules: tuple[str, ...] | None = None, diffusers_only: bool = False) -> list[dict]:
-    """Every row; or, with ``schedules`` / ``diffusers_only``, those rows recomputed and the
-    CSV's others kept."""
+def run(
+    schedules: tuple[str, ...] | None = None,
+    diffusers_only: bool = False,
+    samplers: tuple[str, ...] | None = None,
+) -> list[dict]:
+    """Every row; or, with ``schedules`` / ``diffusers_only`` / ``samplers`` (scorelab's), those
+    rows recomputed and the CSV's others kept."""
     if diffusers_only:
         return _merge(diffusers_rows(), lambda r: not r["method"].startswith("diffusers:"))
     rows = []
@@ -168,6 +173,8 @@ def run(schedules: tuple[str, ...] | None = None, diffusers_only: bool = False) 
             if tname.startswith("atoms") and method == "scorelab:accel_sde":
                 continue  # stochastic with memory: only Monte Carlo in 1-D, not floor-free
             if schedules is not None and (method.startswith("k-diff") or sched not in schedules):
+                continue
+            if samplers is not None and method.removeprefix("scorelab:") not in samplers:
                 continue
             if sched == "gauss-opt" and not gaussian:
                 continue  # resolved data: the rule does not pick it
@@ -186,6 +193,8 @@ def run(schedules: tuple[str, ...] | None = None, diffusers_only: bool = False) 
                     )
                 )
         print(f"{tname} done", flush=True)
+    if samplers is not None:
+        return _merge(rows, lambda r: r["method"].removeprefix("scorelab:") not in samplers)
     if schedules is None:
         return rows + diffusers_rows()
     return _merge(
@@ -249,13 +258,21 @@ def main() -> None:
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--schedules", nargs="+", choices=OUR_SCHEDULES, help="rerun these only")
     ap.add_argument("--diffusers", action="store_true", help="compute the diffusers rows only")
+    ap.add_argument(
+        "--samplers", nargs="+", choices=OURS, help="rerun these scorelab samplers only"
+    )
     add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
     only = tuple(args.schedules) if args.schedules else None
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(only, args.diffusers))
+    samplers = tuple(args.samplers) if args.samplers else None
+    rows, facts = rows_from_run_or_csv(
+        args.from_csv, CSV, lambda: run(only, args.diffusers, samplers)
+    )
     if only:
         facts += f"; rerun: scorelab {', '.join(only)} only, the other rows kept from the CSV"
+    if samplers:
+        facts += f"; --samplers {' '.join(samplers)}: those rows only, the others kept from the CSV"
     if args.diffusers:
         facts += "; --diffusers: the diffusers rows only, the other rows kept from the CSV"
     text = table(*nfe_star(rows))

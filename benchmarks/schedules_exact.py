@@ -10,7 +10,7 @@ its floor in the CSV). Writes ``docs/bench-schedules-exact.csv`` and, with ``--w
 README block SCHEDULES-EXACT: per sampler and schedule, the geometric-mean ratio to the best
 schedule of the row, the worst ratio, and the share of rows where it is best or within 5 %.
 
-    python benchmarks/schedules_exact.py [--write-readme] [--quick]
+    python benchmarks/schedules_exact.py [--write-readme] [--quick] [--samplers NAME ...]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ LO, HI = 0.002, 80.0
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "docs" / "bench-schedules-exact.csv"
 SCHEDULES = ("cosine", "karras", "log-snr", "las", "info-las", "entropic", "sat-info")
-SAMPLERS = ("ddpm", "dpmpp_2m", "accel_sde")
+SAMPLERS = ("ddpm", "dpmpp_2m", "ipndm", "ipndm_v", "deis", "accel_sde")
 
 
 def laws() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -60,7 +60,8 @@ def grids(curve: InformationCurve, steps: int) -> dict[str, torch.Tensor]:
     }
 
 
-def run(quick: bool) -> list[dict]:
+def run(quick: bool, samplers: tuple[str, ...] = SAMPLERS) -> list[dict]:
+    """Every row of ``samplers``; with fewer than all, the CSV's rows of the others are kept."""
     rows = []
     steps_list = (5, 10) if quick else (5, 10, 20)
     sig = np.geomspace(HI, LO, 801)
@@ -70,7 +71,7 @@ def run(quick: bool) -> list[dict]:
             curve = InformationCurve.from_sigmas(sig, mmse_1d(target, sig))
             for steps in steps_list:
                 for sched, grid in grids(curve, steps).items():
-                    for sampler in SAMPLERS:
+                    for sampler in samplers:
                         r = exact_output_1d(
                             sampler, target, grid, monte_carlo_samples=1 << (16 if quick else 20)
                         )
@@ -95,7 +96,7 @@ def run(quick: bool) -> list[dict]:
         curve = InformationCurve.from_sigmas(sig, target.mmse(sig))
         for steps in steps_list:
             for sched, grid in grids(curve, steps).items():
-                for sampler in SAMPLERS:
+                for sampler in samplers:
                     opts = LINEAR_OPTIONS.get(sampler, {})
                     kl = gaussian_output_kl(sampler, target, grid, **opts)
                     rows.append(
@@ -112,6 +113,11 @@ def run(quick: bool) -> list[dict]:
                             floor_continuous=0.0,
                         )
                     )
+    if set(samplers) != set(SAMPLERS):
+        import csv
+
+        with CSV.open() as fh:
+            rows = [r for r in csv.DictReader(fh) if r["sampler"] not in samplers] + rows
     return rows
 
 
@@ -149,10 +155,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-readme", action="store_true")
     ap.add_argument("--quick", action="store_true", help="K = 5, 10 and 2^16 MC samples")
+    ap.add_argument(
+        "--samplers",
+        nargs="+",
+        choices=SAMPLERS,
+        default=SAMPLERS,
+        help="rerun these samplers only, keep the CSV's other rows",
+    )
     add_from_csv_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick))
+    samplers = tuple(args.samplers)
+    rows, facts = rows_from_run_or_csv(args.from_csv, CSV, lambda: run(args.quick, samplers))
+    if set(samplers) != set(SAMPLERS):
+        facts += f"; --samplers {' '.join(samplers)}: those rows only, the others kept from the CSV"
     table = summary(rows)
     print(table)
     if args.write_readme:
