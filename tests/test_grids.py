@@ -130,6 +130,24 @@ def test_fit_mixture_surrogate_finds_atoms_and_components():
     np.testing.assert_allclose(np.sort(fit.means[:, 0]), [-3.0, 3.0], atol=0.1)
 
 
+def test_surrogate_recovers_a_component_count_that_is_not_a_power_of_two():
+    """6 anisotropic components in 8-d (rank-2 factors): the snapped error is measured on the
+    surrogate's components, so a split component would add an error the data do not have."""
+    rng = np.random.default_rng(5)
+    k, d = 6, 8
+    means = rng.normal(size=(k, d)) * 1.5
+    factors = rng.normal(size=(k, d, 2)) * rng.uniform(0.3, 0.8, size=(k, 1, 2))
+    mix = GaussianMixture(
+        rng.dirichlet(np.full(k, 3.0)),
+        means,
+        np.full(k, 0.02),
+        cov_kind="lowrank",
+        factors=factors,
+    )
+    fit = fit_mixture_surrogate(mix.sample(4096, torch.Generator().manual_seed(0)).double())
+    assert fit.num_components == 6
+
+
 # -- the choice ----------------------------------------------------------------------------------
 
 
@@ -330,6 +348,43 @@ def test_sde_samplers_are_measured_by_law_or_pathwise():
     assert path.is_paired("ddpm")
     snapped = path.prepare("ddpm", karras(5, LO, HI, final_zero=True))
     assert all(float(s) in set(path.levels.tolist()) for s in snapped)
+
+
+def test_a_refinement_that_wins_only_on_its_own_random_numbers_is_not_kept():
+    class Noisy:  # on its search numbers any move of level 2 looks better; on fresh ones worse
+        evaluations = 0
+
+        def __init__(self, agree: bool):
+            self.agree = agree
+
+        def is_paired(self, sampler):
+            return False
+
+        def prepare(self, sampler, sigmas):
+            return torch.as_tensor(sigmas, dtype=torch.float64)
+
+        def error(self, sampler, sigmas):
+            return abs(math.log(float(sigmas[2])))
+
+        def held_out_error(self, sampler, sigmas):
+            value = self.error(sampler, sigmas)
+            return value if self.agree else -value
+
+        def describe(self):
+            return "noisy stand-in"
+
+    for agree in (True, False):
+        result = optimize_grid(
+            "ddpm",
+            None,
+            LO,
+            HI,
+            steps=4,
+            proxy=Noisy(agree),
+            final_zero=False,
+            candidates=("karras",),
+        )
+        assert result.refined == agree
 
 
 def test_refinement_spends_at_most_its_budget():

@@ -366,8 +366,9 @@ def _refine_choice(
 ) -> tuple[torch.Tensor, bool]:
     """Coordinate descent from the chosen grid: on a paired proxy the trial is fitted on the
     even noises and kept only if the odd ones agree (and, on images, only if it keeps the
-    detail); else on the proxy's error. Records the kept trial's score (and detail) under
-    ``"optimize"``; returns ``(grid, refined)``."""
+    detail); else on the proxy's error, and kept only if it also wins on the proxy's fresh
+    random numbers (``held_out_error``) when it has them. Records the kept trial's score (and
+    detail) under ``"optimize"``; returns ``(grid, refined)``."""
     paired = hasattr(proxy, "is_paired") and proxy.is_paired(sampler)
     if paired:
         fit_rows = np.arange(proxy.num_samples) % 2 == 0
@@ -391,7 +392,10 @@ def _refine_choice(
     if torch.equal(trial, best):
         return best, False
     if not paired:
-        if value < scores[chosen]:
+        confirm = getattr(proxy, "held_out_error", None)  # fresh random numbers, if it has them
+        if value < scores[chosen] and (
+            confirm is None or confirm(sampler, trial) < confirm(sampler, best)
+        ):
             scores["optimize"] = value
             return trial, True
         return best, False
