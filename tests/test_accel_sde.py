@@ -92,6 +92,7 @@ class _Wiggle:
         return self.target.denoise(x, sigma) + self.a * torch.sin(self.k * x)
 
 
+@pytest.mark.slow
 def test_clip_bounds_the_error_where_the_unclipped_sampler_blows_up():
     """A grid with a tiny step before every large one (as optimised schedules produce) makes the
     extrapolation (h/h_prev)(D_s − D_prev) amplify the model's local error: unclipped, the output

@@ -163,6 +163,7 @@ def test_bench_cli_errors():
     assert r.exit_code == 2 and "unknown executor" in r.output
 
 
+@pytest.mark.slow
 def test_ray_executor_matches_local(tmp_path, small_suite):
     """The same cells on a local Ray cluster give the same rows as the local executor."""
     ray = pytest.importorskip("ray", reason="Ray not installed (pip install ray)")
@@ -253,6 +254,7 @@ def test_mmse_curves_are_cached_on_disk_and_reused(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("mmse-*.npz"))) == 2
 
 
+@pytest.mark.slow
 def test_run_suite_prepares_each_curve_once_beside_the_results(tmp_path, monkeypatch):
     from scorelab.bench import ResultStore, load_suite, run_suite
 
@@ -422,6 +424,7 @@ def test_queries_row_cells_bounds_a_ratio_reached_at_the_first_nfe():
     assert queries_row_cells(ours)[-1] == "≤ 0.52"
 
 
+@pytest.mark.slow
 def test_exact_kl_column_is_the_floor_free_fit_kl_on_gaussians():
     """The exact KL(output ‖ data) of every method that is linear on a centred Gaussian —
     scorelab's samplers, k-diffusion's (noise tracked through its ``noise_sampler``), diffusers'
@@ -459,6 +462,7 @@ def test_exact_kl_column_is_the_floor_free_fit_kl_on_gaussians():
     assert cell("scorelab:ddpm", target="atoms64-r8")["exact_kl"] is None
 
 
+@pytest.mark.slow
 def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_path, monkeypatch):
     """``optimize`` in a suite runs what ``scorelab schedule optimize`` gives that sampler: on
     gaussian-16 the grid measured on a surrogate fitted to the target's samples, whose exact

@@ -173,6 +173,7 @@ def test_fashion_suite_ships_and_names_the_shipped_model():
     assert path.name == "fashion_edm.safetensors" and path.is_file()
 
 
+@pytest.mark.slow
 def test_fashion_suite_runs_end_to_end_on_a_tiny_model_without_the_data(tmp_path, monkeypatch):
     """The suite's smoke version on a tiny model trained on Fashion-format files, which are
     then removed: every method runs within its budget and is scored by the Fashion FD from

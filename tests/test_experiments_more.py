@@ -137,6 +137,7 @@ def acc_summary():
     return rows, acceleration.summarize(rows)
 
 
+@pytest.mark.slow
 def test_accelerated_samplers_need_fewer_queries(acc_summary):
     rows, summary = acc_summary
     curve = [r for r in rows if r["kind"] == "error-vs-nfe"]
@@ -155,6 +156,7 @@ def test_accelerated_samplers_need_fewer_queries(acc_summary):
     )
 
 
+@pytest.mark.slow
 def test_finding_ddpm_scales_better_than_the_worst_case_in_d(acc_summary):
     """Documented finding: on this mixture DDPM's queries grow like d^~0.5, not d (the bound is
     worst-case); its ε exponent ≈ 1 matches the d/ε rate's."""
@@ -180,6 +182,7 @@ def qlb_rows():
     return run_query_lower_bound(cfg)
 
 
+@pytest.mark.slow
 def test_first_order_samplers_need_sqrt_d_queries(qlb_rows):
     summary = query_lower_bound.summarize(qlb_rows)
     assert 0.35 < summary["euler"]["exponent b (queries ∝ d^b)"] < 0.75
@@ -190,6 +193,7 @@ def test_first_order_samplers_need_sqrt_d_queries(qlb_rows):
             assert r["distinct_levels"] == r["queries"]
 
 
+@pytest.mark.slow
 def test_finding_second_order_beats_sqrt_d_with_an_exact_oracle(qlb_rows):
     """Documented finding: with exact scores the family is not hard for a second-order solver:
     its queries grow like d^~¼ (one order p gives d^{1/(2p)}), below the √d of the theorem, whose
@@ -234,6 +238,7 @@ def qlb_inexact_rows():
     return run_query_lower_bound(cfg)
 
 
+@pytest.mark.slow
 def test_finding_second_order_keeps_its_advantage_under_the_oscillating_oracle(qlb_inexact_rows):
     """Documented finding: an ε = d^{-1/2} error flipping sign on the 1/√d scale in log σ does
     not slow DPM-Solver++(2M) down to first-order counts (it sees the error only at its own few
@@ -248,6 +253,7 @@ def test_finding_second_order_keeps_its_advantage_under_the_oscillating_oracle(q
         assert q[("dpmpp_2m", d)] < 0.6 * q[("euler", d)]
 
 
+@pytest.mark.slow
 def test_finding_erasing_at_d_to_minus_half_defeats_first_order(qlb_inexact_rows):
     """The erasing error at ε = d^{-1/2} is a bias no number of Euler steps removes."""
     euler = [
@@ -262,6 +268,7 @@ def test_finding_erasing_at_d_to_minus_half_defeats_first_order(qlb_inexact_rows
     assert summary["euler | erase ε=d^-0.5"]["criterion missed at d"] == "16 64"
 
 
+@pytest.mark.slow
 def test_k_diffusion_peer_matches_scorelab_euler(qlb_rows):
     if any(r["kind"] == "missing-peer" for r in qlb_rows):
         pytest.fail("k-diffusion is a dev dependency and must be importable in the test env")

@@ -92,6 +92,7 @@ def _steps(rows, cov, sweep, crit="latent"):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov", ["isotropic", "lowrank"])
 def test_latent_steps_linear_in_entropy_log_in_moment_flat_in_dimension(small_run, cov):
     rows, _ = small_run
@@ -108,6 +109,7 @@ def test_latent_steps_linear_in_entropy_log_in_moment_flat_in_dimension(small_ru
         assert max(by_d) / min(by_d) < 1.1  # d = 8 … 64
 
 
+@pytest.mark.slow
 def test_ddpm_label_law_is_within_the_floor_at_the_latent_steps(small_run):
     rows, _ = small_run
     for r in rows:
@@ -115,6 +117,7 @@ def test_ddpm_label_law_is_within_the_floor_at_the_latent_steps(small_run):
         assert r["tv"] - r["tv_floor"] < 0.05, r
 
 
+@pytest.mark.slow
 def test_finding_full_rank_components_cost_steps_in_proportion_to_d(small_run):
     """The Gaussian components' own D (every coordinate resolved) needs K* ∝ d; low-rank
     components on a floor below σ_min do not."""
@@ -128,6 +131,7 @@ def test_finding_full_rank_components_cost_steps_in_proportion_to_d(small_run):
     assert "isotropic, D_latent ≤ δ" in summary and "lowrank, D_total ≤ δ" in summary
 
 
+@pytest.mark.slow
 def test_registered_with_a_figure(small_run, tmp_path):
     rows, _ = small_run
     exp = EXPERIMENTS["gmm-entropy"]

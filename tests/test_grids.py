@@ -151,6 +151,7 @@ def test_surrogate_recovers_a_component_count_that_is_not_a_power_of_two():
 # -- the choice ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_choice_is_the_brute_force_argmin_of_the_proxy():
     target = Discrete(np.array([[-1.0], [0.2], [0.5], [1.5]]), np.array([0.1, 0.4, 0.3, 0.2]))
     proxy = SurrogateProxy(None, LO, HI, metric="snapped", surrogate=target)

@@ -45,6 +45,7 @@ def test_digits_quality_separates_real_digits_from_noise():
         digits_quality(torch.zeros(5, 63))
 
 
+@pytest.mark.slow
 def test_digits_fd_bootstrap_spread_is_reproducible_and_shrinks_with_more_samples():
     test, _ = digits_split("test")
     x = torch.as_tensor(test)
@@ -101,6 +102,7 @@ def test_fashion_quality_scores_structure_and_refuses_bad_input():
         fashion_quality(bad)
 
 
+@pytest.mark.slow
 def test_fashion_fd_bootstrap_spread_shrinks_like_one_over_sqrt_n():
     from scorelab.image_metrics import fashion_quality
 

@@ -63,6 +63,7 @@ def test_mixture_metrics_known_answers():
     assert m.moment_kl == pytest.approx(expected, rel=0.05)
 
 
+@pytest.mark.slow
 def test_sliced_wasserstein_known_answer():
     d, shift = 5, 2.0
     x = torch.randn(20000, d, generator=_gen(0), dtype=torch.float64)
@@ -78,6 +79,7 @@ def test_sliced_wasserstein_known_answer():
     )
 
 
+@pytest.mark.slow
 def test_mmd_known_answer():
     d, s, ell, delta = 3, 1.0, 2.0, 1.5
     x = s * torch.randn(4000, d, generator=_gen(0), dtype=torch.float64)

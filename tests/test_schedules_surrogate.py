@@ -177,6 +177,7 @@ def test_resolved_fraction_tells_continuous_from_atom_curves():
     assert resolved_fraction(curve_of(atoms()), LO, HI) > 0.95
 
 
+@pytest.mark.slow
 def test_optimize_measures_candidates_and_fits_the_budget(monkeypatch, tmp_path):
     # smoke-sized curves and proxies (the test checks the bookkeeping, not the last digit)
     monkeypatch.setenv("SCORELAB_SMOKE", "1")
@@ -222,6 +223,7 @@ def test_optimize_command_exports_and_errors():
     assert r.exit_code == 2 and "unknown effort 'hard'" in r.output
 
 
+@pytest.mark.slow
 def test_recommended_schedule_by_kind_with_and_without_data():
     """The rule of docs/design/schedules.md §4: DDPM is the posterior kind, other SDE samplers
     are not; ODE solvers on resolved data with a final denoise get Align Your Steps when data
@@ -302,6 +304,7 @@ def test_gauss_opt_beats_every_other_grid_on_gaussian16(sampler):
         assert ours < 0.5 * min(others)
 
 
+@pytest.mark.slow
 def test_gauss_opt_carries_over_to_a_mixture_it_only_approximates():
     """gmm2-1000 is not Gaussian (two components along one line); gauss-opt, built from its
     exact mmse curve alone, still beats log-SNR-uniform and EDM for accel_sde (held-out: the

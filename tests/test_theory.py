@@ -141,6 +141,7 @@ def test_kl_init_ve_matches_gaussian_closed_form():
         kl_init(1.0, 0.1, 5.0, process="vp")
 
 
+@pytest.mark.slow
 def test_bounds_hold():
     p = 0.5
     t = Discrete(np.array([[-1.0], [1.0]]), [p, 1 - p])
