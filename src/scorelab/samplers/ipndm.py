@@ -21,7 +21,7 @@ import torch
 
 from ._common import batch_sigma, prepare, report, to_d
 
-__all__ = ["ADAMS_BASHFORTH", "sample_ipndm"]
+__all__ = ["ADAMS_BASHFORTH", "adams_bashforth_loop", "sample_ipndm"]
 
 #: equal-step Adams–Bashforth weights on (d_i, d_{i−1}, …), by order
 ADAMS_BASHFORTH = {
@@ -45,19 +45,38 @@ def sample_ipndm(
 ):
     """iPNDM (module docstring): Adams–Bashforth of order up to ``max_order`` (1–4) on the
     PF-ODE derivative in σ, lower order while the history fills. NFE = K."""
+    return adams_bashforth_loop(
+        denoiser,
+        x,
+        sigmas,
+        lambda levels, i, order: ADAMS_BASHFORTH[order],
+        max_order=max_order,
+        generator=generator,
+        callback=callback,
+        extra_args=extra_args,
+    )
+
+
+def adams_bashforth_loop(
+    denoiser, x, sigmas, weights, *, max_order, generator, callback, extra_args
+) -> torch.Tensor:
+    """The multistep loop shared by ``ipndm`` and ``ipndm_v``: at level i, x_{i+1} = x_i +
+    (σ_{i+1} − σ_i)·Σ_j w_j d_{i−j} with ``weights(levels, i, order)`` → (w_0, …) for the
+    stored derivatives (newest first, ``order`` of them); a step to σ = 0 returns D."""
     if max_order not in ADAMS_BASHFORTH:
         raise ValueError(f"max_order must be 1, 2, 3 or 4, got {max_order!r}")
     denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
+    levels = [float(s) for s in sigmas]
     history: list[torch.Tensor] = []
-    for i in range(len(sigmas) - 1):
+    for i in range(len(levels) - 1):
         denoised = denoiser(x, batch_sigma(x, sigmas[i]))
         report(callback, i, x, sigmas[i], sigmas[i + 1], denoised)
-        if float(sigmas[i + 1]) == 0.0:
+        if levels[i + 1] == 0.0:
             x = denoised
             break
         history.insert(0, to_d(x, sigmas[i], denoised))
         del history[max_order:]
-        weights = ADAMS_BASHFORTH[len(history)]
-        slope = sum(w * d for w, d in zip(weights, history, strict=True))
+        w = weights(levels, i, len(history))
+        slope = sum(wj * d for wj, d in zip(w, history, strict=True))
         x = x + (sigmas[i + 1] - sigmas[i]) * slope
     return x

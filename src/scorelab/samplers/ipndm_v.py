@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import batch_sigma, prepare, report, to_d
+from .ipndm import adams_bashforth_loop
 
 __all__ = ["sample_ipndm_v", "variable_adams_bashforth"]
 
@@ -57,22 +57,18 @@ def sample_ipndm_v(
 ):
     """iPNDM with variable-step Adams–Bashforth weights (module docstring), order up to
     ``max_order`` (1–4), lower while the history fills. NFE = K."""
-    if max_order not in (1, 2, 3, 4):
-        raise ValueError(f"max_order must be 1, 2, 3 or 4, got {max_order!r}")
-    denoiser, x, sigmas = prepare(denoiser, x, sigmas, generator, extra_args)
-    levels = [float(s) for s in sigmas]
-    history: list[torch.Tensor] = []
-    for i in range(len(levels) - 1):
-        denoised = denoiser(x, batch_sigma(x, sigmas[i]))
-        report(callback, i, x, sigmas[i], sigmas[i + 1], denoised)
-        if levels[i + 1] == 0.0:
-            x = denoised
-            break
-        history.insert(0, to_d(x, sigmas[i], denoised))
-        del history[max_order:]
+
+    def weights(levels: list[float], i: int, order: int) -> tuple[float, ...]:
         step = levels[i + 1] - levels[i]
-        nodes = [(levels[i - j] - levels[i]) / step for j in range(len(history))]
-        weights = variable_adams_bashforth(nodes)
-        slope = sum(w * d for w, d in zip(weights, history, strict=True))
-        x = x + (sigmas[i + 1] - sigmas[i]) * slope
-    return x
+        return variable_adams_bashforth([(levels[i - j] - levels[i]) / step for j in range(order)])
+
+    return adams_bashforth_loop(
+        denoiser,
+        x,
+        sigmas,
+        weights,
+        max_order=max_order,
+        generator=generator,
+        callback=callback,
+        extra_args=extra_args,
+    )
