@@ -63,29 +63,35 @@ PEERS = (
 BOOTSTRAP = 50
 
 
-def run(checkpoint: Path, n: int) -> list[dict]:
+def _load(checkpoint: Path, n: int):
+    """``(model, its recorded loss curve made monotone, n noises of seed 2000)``."""
     torch.set_num_threads(2)
     model, meta = load_checkpoint(checkpoint)
     curve = meta.get("loss_curve")
     curve = curve.monotone() if curve is not None else None
-    shape = model.sample_shape
-    z = SampleStreams(2000, n).randn(n, *shape)
-    rows: list[dict] = []
+    return model, curve, SampleStreams(2000, n).randn(n, *model.sample_shape)
 
-    def add(side, method, grid, nfe, out):
-        _add(rows, side, method, grid, nfe, out)
 
-    proxy = model_proxy(model, LO, HI)  # as in fashion_model.py: the same optimize grids
-    for nfe in (*NFES, 20):
-        grids = {"optimize": optimized(proxy, curve, "ipndm", nfe, LO, HI)[0]}
-        if nfe != 20:
+def _scorelab_cells(rows, model, proxy, curve, z, lo, hi, nfes, blurred_nfes) -> None:
+    """iPNDM on ``optimize`` at every budget of ``nfes`` and, at those of ``blurred_nfes``, the
+    blurred control: a log-SNR grid ending at σ = ``BLUR_LAST``."""
+    for nfe in nfes:
+        grids = {"optimize": optimized(proxy, curve, "ipndm", nfe, lo, hi)[0]}
+        if nfe in blurred_nfes:
             k, _ = steps_within("ipndm", nfe)
             grids[f"log-snr to {BLUR_LAST}"] = get_schedule(
-                "log-snr", k, BLUR_LAST, HI, final_zero=True
+                "log-snr", k, BLUR_LAST, hi, final_zero=True
             )
         for name, grid in grids.items():
-            out = _batched(lambda b, g=grid: SAMPLERS["ipndm"](model, b, g.float()), z * HI, 128)
-            add("scorelab", "ipndm", name, SAMPLERS["ipndm"].nfe(grid), out)
+            out = _batched(lambda b, g=grid: SAMPLERS["ipndm"](model, b, g.float()), z * hi, 128)
+            _add(rows, "scorelab", "ipndm", name, SAMPLERS["ipndm"].nfe(grid), out)
+
+
+def run(checkpoint: Path, n: int) -> list[dict]:
+    model, curve, z = _load(checkpoint, n)
+    rows: list[dict] = []
+    proxy = model_proxy(model, LO, HI)  # as in fashion_model.py: the same optimize grids
+    _scorelab_cells(rows, model, proxy, curve, z, LO, HI, (*NFES, 20), NFES)
     for name, sigma_option in PEERS:
         for nfe in NFES:
             steps = max(s for s in range(1, nfe + 1) if diffusers_nfe(name, s) <= nfe)
@@ -98,7 +104,7 @@ def run(checkpoint: Path, n: int) -> list[dict]:
                     z,
                     128,
                 )
-            add("diffusers", name, sigma_option, diffusers_nfe(name, steps), out)
+            _add(rows, "diffusers", name, sigma_option, diffusers_nfe(name, steps), out)
     return rows
 
 
@@ -117,26 +123,10 @@ def run_flow(checkpoint: Path, n: int) -> list[dict]:
     from fashion_flow import LO as FLOW_LO
     from fashion_flow import PROXY_NOISES, PROXY_REFERENCE_STEPS, _peer_steps, _peers, _run_peer
 
-    torch.set_num_threads(2)
-    model, meta = load_checkpoint(checkpoint)
-    curve = meta.get("loss_curve")
-    curve = curve.monotone() if curve is not None else None
-    z = SampleStreams(2000, n).randn(n, *model.sample_shape)
+    model, curve, z = _load(checkpoint, n)
     rows: list[dict] = []
     proxy = model_proxy(model, FLOW_LO, FLOW_HI, PROXY_NOISES, PROXY_REFERENCE_STEPS)
-    for nfe in NFES:
-        k, _ = steps_within("ipndm", nfe)
-        grids = {
-            "optimize": optimized(proxy, curve, "ipndm", nfe, FLOW_LO, FLOW_HI)[0],
-            f"log-snr to {BLUR_LAST}": get_schedule(
-                "log-snr", k, BLUR_LAST, FLOW_HI, final_zero=True
-            ),
-        }
-        for name, grid in grids.items():
-            out = _batched(
-                lambda b, g=grid: SAMPLERS["ipndm"](model, b, g.float()), z * FLOW_HI, 128
-            )
-            _add(rows, "scorelab", "ipndm", name, SAMPLERS["ipndm"].nfe(grid), out)
+    _scorelab_cells(rows, model, proxy, curve, z, FLOW_LO, FLOW_HI, NFES, NFES)
     for name, factory, extra in _peers():
         if name not in FLOW_PEERS:
             continue
