@@ -114,8 +114,8 @@ def test_every_linear_sampler_has_the_same_exact_law_through_the_flow_adapter(na
 
 
 def test_a_model_of_the_other_parametrisation_is_a_one_line_error(tmp_path):
-    from scorelab.compat.models import DiffusersModelDenoiser
     from scorelab.models import EDMDenoiser, FlowMatchingDenoiser, MLPNet
+    from scorelab.models.diffusers import DiffusersModelDenoiser
 
     edm = EDMDenoiser(MLPNet(2, hidden=8, depth=1), (2,), 0.5)
     with pytest.raises(ValueError, match="x0 \\(denoiser\\) model, not a velocity model"):
@@ -148,7 +148,7 @@ def test_trained_flow_checkpoint_loads_as_a_velocity_model_and_samples(tmp_path)
 def test_a_diffusers_flow_model_folder_loads_as_a_velocity_model_and_gets_a_schedule(tmp_path):
     diffusers = pytest.importorskip("diffusers")
     import scorelab
-    from scorelab.compat.models import load_diffusers_model
+    from scorelab.models.diffusers import load_diffusers_model
 
     torch.manual_seed(0)
     unet = diffusers.UNet2DModel(

@@ -26,6 +26,9 @@ FORBIDDEN = {
     "scorelab.grids": ("scorelab.bench", "scorelab.experiments", "scorelab.cli", "scorelab.curves"),
     # exact laws only: the schedules built on them (gauss-opt) live in grids
     "scorelab.exact": ("scorelab.grids", "scorelab.bench", "scorelab.curves", "scorelab.cli"),
+    # the peers sit low: they run on any denoiser and know nothing of models, grids or the bench
+    "scorelab.compat.diffusers": ("scorelab.models", "scorelab.grids", "scorelab.bench"),
+    "scorelab.compat.k_diffusion": ("scorelab.models", "scorelab.grids", "scorelab.bench"),
     # the library's metric table is complete without the bench (no registration at import)
     "scorelab.metrics": ("scorelab.bench", "scorelab.grids", "scorelab.cli"),
 }

@@ -16,7 +16,7 @@ from scorelab.targets import ring8_target
 
 diffusers = pytest.importorskip("diffusers", reason="diffusers not installed (dev extra)")
 
-from scorelab.compat.models import (  # noqa: E402
+from scorelab.models.diffusers import (  # noqa: E402
     DiffusersModelDenoiser,
     KDiffusionDenoiser,
     scheduled_pipeline,

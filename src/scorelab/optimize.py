@@ -131,7 +131,7 @@ def _from_path(
 ) -> Schedule:
     """A diffusers model folder, a checkpoint, a loss-curve file or a target name."""
     if path.is_dir():
-        from .compat.models import load_diffusers_model
+        from .models.diffusers import load_diffusers_model
 
         denoiser, shape = load_diffusers_model(path)
         lo = sigma_min or denoiser.sigma_min * (1 + 1e-4)

@@ -6,7 +6,7 @@ peers — drives at the same NFE.
   curve come from the checkpoint.
 * **diffusers folder** (``model:DIR#data=DATA``): a saved pipeline (``unet/`` and
   ``scheduler/``) or a ``UNet2DModel`` folder with its ``scheduler_config.json`` beside
-  ``config.json``, wrapped by :class:`scorelab.compat.models.DiffusersModelDenoiser` (any
+  ``config.json``, wrapped by :class:`scorelab.models.diffusers.DiffusersModelDenoiser` (any
   ``prediction_type``). ``DATA`` names the data the model is scored against: a scorelab data
   set (``digits``, ``moons``, ``ring8``: its held-out split) or a ``.npy`` file of held-out
   samples. Its loss curve, for the loss-curve schedules, is measured on those samples (64
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from ..compat.models import diffusers_model_parts, load_diffusers_model
 from ..metrics import METRICS, Metric
+from ..models.diffusers import diffusers_model_parts, load_diffusers_model
 
 __all__ = [
     "BENCH_METRICS",

@@ -156,7 +156,7 @@ def load_diffusers_model(folder: str | Path):
         from diffusers import UNet2DModel
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("a diffusers model needs diffusers (pip install diffusers)") from err
-    from ..models.flow import VelocityDenoiser
+    from .flow import VelocityDenoiser
 
     folder = Path(folder)
     unet_dir, scheduler_file = diffusers_model_parts(folder)
