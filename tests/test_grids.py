@@ -388,6 +388,57 @@ def test_a_refinement_that_wins_only_on_its_own_random_numbers_is_not_kept():
         assert result.refined == agree
 
 
+def test_near_ties_are_re_ranked_by_the_precise_measure():
+    """A proxy with ``precise_error``: its three leaders are measured again and the best of them
+    by that measure is chosen; the others are not re-measured."""
+    first = {"karras": 1.0, "log-snr": 1.1, "cosine": 1.2, "beta": 5.0}
+    precise = {"karras": 3.0, "log-snr": 2.0, "cosine": 0.5, "beta": 0.1}
+
+    class Racing:
+        evaluations = 0
+
+        def __init__(self):
+            self.re_measured = []
+
+        def is_paired(self, sampler):
+            return False
+
+        def prepare(self, sampler, sigmas):
+            return torch.as_tensor(sigmas, dtype=torch.float64)
+
+        def _name(self, sigmas):
+            return next(n for n, g in self.grids.items() if torch.equal(g, sigmas))
+
+        def error(self, sampler, sigmas):
+            return first[self._name(sigmas)]
+
+        def precise_error(self, sampler, sigmas):
+            self.re_measured.append(self._name(sigmas))
+            return precise[self._name(sigmas)]
+
+        def describe(self):
+            return "racing stand-in"
+
+    proxy = Racing()
+    proxy.grids = {
+        name: torch.as_tensor(g, dtype=torch.float64)
+        for name, g in candidate_grids(4, LO, HI, final_zero=False, names=tuple(first)).items()
+    }
+    result = optimize_grid(
+        "ddpm",
+        None,
+        LO,
+        HI,
+        steps=4,
+        proxy=proxy,
+        final_zero=False,
+        candidates=tuple(first),
+        refine_sweeps=0,
+    )
+    assert result.chosen == "cosine"
+    assert sorted(proxy.re_measured) == ["cosine", "karras", "log-snr"]
+
+
 def test_refinement_spends_at_most_its_budget():
     class Counting:  # a law proxy whose error prefers level 2 of a K = 4 grid at σ = 1
         evaluations, calls = 0, 0
