@@ -211,7 +211,8 @@ def main() -> None:
     n = int(rows[0]["n"])
     page.write_text(
         f"# Fashion-MNIST {what}: Fréchet distance in classifier features\n\n"
-        f"`python benchmarks/fashion_fd.py{' --flow' if args.flow else ''}`; {facts}; "
+        f"`python benchmarks/fashion_fd.py{' --flow' if args.flow else ''}"
+        f"{f' --samples {args.samples}' if args.samples != 4000 else ''}`; {facts}; "
         f"{n} samples per cell, bootstrap sd over "
         f"{BOOTSTRAP} resamples; classifier held-out accuracy {stats['accuracy']:.1%} "
         f"(`benchmarks/make_fashion_classifier.py`); floor = the FD of {n} held-out images "

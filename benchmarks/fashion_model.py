@@ -287,10 +287,18 @@ def _headline(rows: list[dict], keep, nfes=None) -> list[str]:
             else "–"
         )
         lines.append(f"| {nfe} | {cells[0]} | {cells[1]} | {ratio} |")
+    reach = [
+        (
+            level,
+            _nfe_to_reach(envelopes["scorelab"], level),
+            _nfe_to_reach(envelopes["peer"], level),
+        )
+        for level in LEVELS
+    ]
+    if all(math.isinf(m) and math.isinf(p) for _, m, p in reach):
+        return lines  # no budget run reaches any level: the table would be all inf
     lines += ["", "| RMSE level | NFE scorelab | NFE best peer | ratio |", "|---|---|---|---|"]
-    for level in LEVELS:
-        m = _nfe_to_reach(envelopes["scorelab"], level)
-        p = _nfe_to_reach(envelopes["peer"], level)
+    for level, m, p in reach:
         ratio = f"{m / p:.2f}" if math.isfinite(m) and math.isfinite(p) else "–"
         lines.append(f"| {level} | {m:.1f} | {p:.1f} | {ratio} |")
     return lines

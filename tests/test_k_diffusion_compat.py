@@ -150,3 +150,16 @@ def test_bench_runs_k_diffusion_sde_peers_with_independent_increments(monkeypatc
         zeros = torch.zeros_like(x)
         silent = with_tree(target, x, plan.sigmas, noise_sampler=lambda s, t, z=zeros: z)
         assert ((silent.var(dim=0) - tree_var).abs() > 10 * se).all(), name
+
+
+def test_ipndm_v_is_k_diffusions_lms_before_the_final_step():
+    """Variable-step Adams–Bashforth in σ is k-diffusion's LMS (order 4: its coefficients
+    integrate the same Lagrange polynomials, by quadrature). They differ only in a last step to
+    σ = 0, where ``ipndm_v`` returns D, so the grid here ends at σ > 0."""
+    sigmas = torch.as_tensor(K.get_sigmas_karras(12, 0.01, 40.0, device="cpu"), dtype=torch.float64)
+    sigmas = sigmas[:-1]
+    x = torch.randn(256, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x = x * sigmas[0]
+    theirs = K.sample_lms(TARGET, x.clone(), sigmas, disable=True, order=4)
+    ours = SAMPLERS["ipndm_v"](TARGET, x.clone(), sigmas)
+    assert torch.allclose(ours, theirs, rtol=1e-7, atol=1e-7)

@@ -9,7 +9,9 @@ the polynomial through the stored derivatives over the step. On equal steps (u_j
 weights are iPNDM's (55, −59, 37, −9)/24; on any grid the step is exact for derivatives that are
 polynomials of degree < m in σ. Our construction from the textbook variable-step
 Adams–Bashforth formula; the weights depend only on step-size ratios, so they are well
-conditioned across σ = 1e-4 … 1e4. A step to σ = 0 returns D. NFE = K.
+conditioned across σ = 1e-4 … 1e4. A step to σ = 0 returns D. NFE = K. Before that last
+step the method is k-diffusion's ``sample_lms`` (order 4), which integrates the same
+polynomials by quadrature (``tests/test_k_diffusion_compat.py``).
 
 Order: the Euler warm start caps the global order at 2 as K → ∞, but its error is made at
 σ_max, where D is nearly linear, so at practical K the fourth-order steps dominate. Measured on
