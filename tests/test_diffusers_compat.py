@@ -27,6 +27,8 @@ TARGET = Gaussian(np.zeros(4), np.array([0.2, 0.5, 1.0, 2.0]))
         ("DEISMultistep", "exponential"),
         ("Euler", "exponential"),
         ("Heun", "default"),
+        ("EulerAncestral", "default"),
+        ("DPMSolverMultistepSDE", "karras"),
     ],
 )
 def test_adapter_samples_the_exact_law_with_enough_steps(name, schedule):
@@ -130,3 +132,18 @@ def test_ipndm_equals_diffusers_ipndm_given_our_grid(steps):
     theirs = x / float(sched.alphas[-1])
     ours = SAMPLERS["ipndm"](TARGET, z * grid[0], grid)
     assert torch.allclose(ours, theirs, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["EulerAncestral", "DPMSolverMultistepSDE"])
+def test_stochastic_peers_draw_their_noise_from_the_generator(name):
+    """Same seed, same output; another seed, another output from the same latents."""
+
+    def run(seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        latents = torch.randn(64, 4, generator=torch.Generator().manual_seed(9))
+        return sample_with_diffusers(
+            name, "default", TARGET, (64, 4), 8, generator=gen, latents=latents
+        )
+
+    assert torch.equal(run(1), run(1))
+    assert not torch.allclose(run(1), run(2))

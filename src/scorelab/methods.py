@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .compat.diffusers import (
+    DIFFUSERS_NO_SIGMA_OPTIONS,
     DIFFUSERS_NOT_LINEAR,
     DIFFUSERS_SCHEDULERS,
     DIFFUSERS_SIGMA_OPTIONS,
@@ -339,7 +340,9 @@ def _build() -> dict[str, Method]:
             )
         )
     for name in DIFFUSERS_SCHEDULERS:
-        schedules = ("default",) if name in ("DDIM", "DDPM") else tuple(DIFFUSERS_SIGMA_OPTIONS)
+        schedules = (
+            ("default",) if name in DIFFUSERS_NO_SIGMA_OPTIONS else tuple(DIFFUSERS_SIGMA_OPTIONS)
+        )
         methods.append(
             Method(
                 library="diffusers",

@@ -19,8 +19,10 @@ from .. import processes
 
 __all__ = [
     "DIFFUSERS_NOT_LINEAR",
+    "DIFFUSERS_NO_SIGMA_OPTIONS",
     "DIFFUSERS_SCHEDULERS",
     "DIFFUSERS_SIGMA_OPTIONS",
+    "DIFFUSERS_STOCHASTIC",
     "DiffusersUnavailable",
     "diffusers_nfe",
     "sample_with_diffusers",
@@ -37,6 +39,8 @@ DIFFUSERS_SCHEDULERS = {
     "DEISMultistep": "DEISMultistepScheduler",
     "Euler": "EulerDiscreteScheduler",
     "Heun": "HeunDiscreteScheduler",
+    "EulerAncestral": "EulerAncestralDiscreteScheduler",
+    "DPMSolverMultistepSDE": "DPMSolverMultistepScheduler",
 }
 #: the variants' scheduler options (diffusers' defaults otherwise: UniPC is bh2, order 2).
 #: bh1 ends at the training σ_min: with ``final_sigmas_type="zero"`` its last step returns NaN
@@ -44,6 +48,7 @@ DIFFUSERS_SCHEDULERS = {
 _VARIANT_OPTIONS = {
     "UniPCMultistepBH1": {"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
     "UniPCMultistep3": {"solver_order": 3},
+    "DPMSolverMultistepSDE": {"algorithm_type": "sde-dpmsolver++"},
 }
 #: σ options (scheduler keyword) and which schedulers accept them
 DIFFUSERS_SIGMA_OPTIONS = {
@@ -52,11 +57,14 @@ DIFFUSERS_SIGMA_OPTIONS = {
     "exponential": "use_exponential_sigmas",
     "beta": "use_beta_sigmas",
 }
-_NO_SIGMA_OPTIONS = {"DDIM", "DDPM"}
-#: schedulers whose output is not a linear map of the latents given a linear model: DDPM draws
-#: noise while stepping; both clip the predicted x0 to [-1, 1] (diffusers' default
+#: schedulers without σ options (their own timesteps only)
+DIFFUSERS_NO_SIGMA_OPTIONS = frozenset({"DDIM", "DDPM", "EulerAncestral"})
+#: schedulers that draw noise while stepping (from the ``generator`` passed to ``step``)
+DIFFUSERS_STOCHASTIC = frozenset({"DDPM", "EulerAncestral", "DPMSolverMultistepSDE"})
+#: schedulers whose output is not a linear map of the latents given a linear model: the
+#: stochastic ones, and DDIM and DDPM clip the predicted x0 to [-1, 1] (diffusers' default
 #: ``clip_sample=True``, kept: the peers run as shipped)
-DIFFUSERS_NOT_LINEAR = frozenset({"DDIM", "DDPM"})
+DIFFUSERS_NOT_LINEAR = DIFFUSERS_STOCHASTIC | {"DDIM"}
 
 
 class DiffusersUnavailable(ImportError):
@@ -82,7 +90,7 @@ def _scheduler(name: str, schedule: str, betas_kind: str, num_train_timesteps: i
             f"unknown diffusers schedule {schedule!r}; choose from "
             f"{sorted(DIFFUSERS_SIGMA_OPTIONS)}"
         )
-    if schedule != "default" and name in _NO_SIGMA_OPTIONS:
+    if schedule != "default" and name in DIFFUSERS_NO_SIGMA_OPTIONS:
         raise ValueError(f"diffusers {name} has no {schedule!r} σ option")
     cls = getattr(diffusers, DIFFUSERS_SCHEDULERS[name])
     kwargs = {
@@ -132,6 +140,6 @@ def sample_with_diffusers(
     for t in sched.timesteps:
         u = sched.scale_model_input(x, t)
         eps = eps_model(u, t)
-        kwargs = {"generator": generator} if name in ("DDPM", "DDIM") else {}
+        kwargs = {"generator": generator} if name in DIFFUSERS_STOCHASTIC | {"DDIM"} else {}
         x = sched.step(eps, t, x, **kwargs).prev_sample
     return x
