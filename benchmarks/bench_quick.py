@@ -1,8 +1,9 @@
 """Run a `scorelab bench` suite, write its report to docs/bench-SUITE/ and its best-per-NFE table
 into README.md (between the BENCH-TABLE markers for `quick`, STANDARD-TABLE for `standard`,
-DIGITS-BENCH for `digits` on a trained checkpoint).
+DIGITS-BENCH for `digits` on a trained checkpoint, FASHION-BENCH for `fashion` on the shipped
+Fashion-MNIST model).
 
-Run:  python benchmarks/bench_quick.py [--suite quick|standard|digits] [--db FILE] [--workers N]
+Run:  python benchmarks/bench_quick.py [--suite quick|standard|digits|fashion] [--db FILE] [--workers N]
           [--model CKPT] [--report-only]
 
 `--model CKPT` runs the suite's methods on a scorelab checkpoint (`scorelab bench --model`); the
@@ -30,7 +31,12 @@ from scorelab.bench import (
 )
 from scorelab.bench.report import best_row_cells, display_name, write_report
 
-MARKERS = {"quick": "BENCH-TABLE", "standard": "STANDARD-TABLE", "digits": "DIGITS-BENCH"}
+MARKERS = {
+    "quick": "BENCH-TABLE",
+    "standard": "STANDARD-TABLE",
+    "digits": "DIGITS-BENCH",
+    "fashion": "FASHION-BENCH",
+}
 ROOT = Path(__file__).resolve().parents[1]
 EXACT_HEADER = [
     "target",
