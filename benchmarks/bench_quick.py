@@ -3,7 +3,8 @@ into README.md (between the BENCH-TABLE markers for `quick`, STANDARD-TABLE for 
 DIGITS-BENCH for `digits` on a trained checkpoint, FASHION-BENCH for `fashion` on the shipped
 Fashion-MNIST model).
 
-Run:  python benchmarks/bench_quick.py [--suite quick|standard|digits|fashion] [--db FILE] [--workers N]
+Run:  python benchmarks/bench_quick.py [--suite quick|standard|digits|fashion] [--db FILE]
+          [--workers N]
           [--model CKPT] [--report-only]
 
 `--model CKPT` runs the suite's methods on a scorelab checkpoint (`scorelab bench --model`); the
@@ -16,6 +17,7 @@ says how many of the suite's cells are finished).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from scorelab.bench import (
     ResultStore,
     best_per_nfe,
     load_suite,
+    pending_cells,
     queries_per_error,
     queries_row_cells,
     run_suite,
@@ -87,7 +90,15 @@ def main() -> None:
     t0, where = time.perf_counter(), machine()
     with ResultStore(db) as store:
         if not args.report_only:
-            run_suite(suite, store, workers=args.workers)
+            total = len(pending_cells(suite, store))
+
+            def progress(row: dict, seen=[0]) -> None:  # noqa: B006 - a counter
+                seen[0] += 1
+                what = row.get("failure") or f"{row['metric']} {row['error']:.4g}"
+                print(f"{time.strftime('%H:%M:%S')} {seen[0]}/{total} {row['cell_key']} {what}")
+                sys.stdout.flush()
+
+            run_suite(suite, store, workers=args.workers, on_row=progress)
         done = len(store.finished_keys(include_failed=False) & {c.key() for c in suite.cells})
         best = best_per_nfe(store)
         queries = queries_per_error(store)
