@@ -384,3 +384,24 @@ def test_sampler_facts_live_on_the_spec_and_the_derived_tables_agree():
         assert _has_exact_d(f"scorelab:{name}") == s.exact_d
     assert [n for n, s in SAMPLERS.items() if s.exact_d] == ["ddpm"]
     assert not SAMPLERS["accel_sde"].linear_by_default  # its limiter is a per-sample norm
+
+
+def test_the_docs_sampler_table_is_the_registry():
+    """docs/guide/samplers.md lists every sampler with the order, kind, NFE rule and source that
+    ``SAMPLERS`` declares (what ``scorelab list samplers`` prints)."""
+    from pathlib import Path
+
+    from scorelab.cli import _nfe_rule
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "guide" / "samplers.md"
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in page.read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    documented = {row[0].strip("`"): row[1:] for row in rows}
+    expected = {
+        name: [f"{s.order:g}", "SDE" if s.stochastic else "ODE", _nfe_rule(s), s.reference]
+        for name, s in SAMPLERS.items()
+    }
+    assert documented == expected

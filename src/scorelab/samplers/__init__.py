@@ -197,7 +197,7 @@ SAMPLERS: dict[str, SamplerSpec] = {
         distinct_levels=_grid_levels,
         order=3,
         stochastic=False,
-        reference="iPNDM with variable-step Adams–Bashforth weights (ours)",
+        reference="iPNDM, variable-step Adams–Bashforth weights (= k-diffusion LMS, order 4)",
     ),
     "deis": SamplerSpec(
         fn=sample_deis,
