@@ -465,23 +465,3 @@ def test_refinement_spends_at_most_its_budget():
     for budget in (0, 3):  # the candidates, the start of the descent, at most the budget
         assert run(refine_sweeps=1, refine_budget=budget) <= measured + 1 + budget
     assert run(refine_sweeps=1) > measured + 1 + 3  # unbounded: every trial of the sweep
-
-
-def test_held_out_check_refits_the_surrogate_on_a_bootstrap_of_the_data():
-    """Fitted from data, the held-out error runs on a second surrogate fitted to a bootstrap
-    resample (so a refinement must survive the fit's own noise); given a surrogate, it runs on
-    that one with fresh random numbers."""
-    target = GaussianMixture(
-        np.array([0.3, 0.7]), np.array([[-1.0, 0.5, 0.0], [1.0, -0.5, 0.2]]), np.array([0.1, 0.2])
-    )
-    data = target.sample(600, torch.Generator().manual_seed(5)).double()
-    grid = karras(6, LO, HI)
-    fitted = SurrogateProxy(data, LO, HI, metric="continuous", num_samples=4096)
-    fresh_numbers = fitted.error("dpmpp_2m", grid, seed=fitted.seed + 1)
-    held_out = fitted.held_out_error("dpmpp_2m", grid)
-    assert held_out != fresh_numbers
-    assert held_out == fitted.held_out_error("dpmpp_2m", grid)  # the refit is kept
-    given = SurrogateProxy(None, LO, HI, metric="continuous", num_samples=4096, surrogate=target)
-    assert given.held_out_error("dpmpp_2m", grid) == given.error(
-        "dpmpp_2m", grid, seed=given.seed + 1
-    )

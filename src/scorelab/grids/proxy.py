@@ -434,9 +434,6 @@ class SurrogateProxy:
         if metric not in ("continuous", "snapped"):
             raise ValueError(f"metric must be 'continuous' or 'snapped', got {metric!r}")
         self.surrogate = surrogate if surrogate is not None else fit_mixture_surrogate(samples)
-        # data for the held-out check's refit; none when the surrogate was given
-        self._samples = samples if surrogate is None else None
-        self._refit = None
         self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
         self.metric = metric
         self.num_samples = int(num_samples)
@@ -459,31 +456,16 @@ class SurrogateProxy:
         return self.error(sampler, sigmas, seed=self.seed + 2, samples=4 * self.num_samples)
 
     def held_out_error(self, sampler: str, sigmas) -> float:
-        """:meth:`error` on fresh random numbers (seed + 1) and, when the proxy fitted its own
-        surrogate, on a second surrogate fitted to a bootstrap resample of the data:
-        ``optimize`` keeps a refined grid only if it also beats the chosen one there, so a
-        refinement cannot win by fitting the Monte-Carlo noise of the numbers it was searched
-        on, nor the fitting noise of one surrogate (in 12-D, 4096 samples leave the
-        within-component covariances uncertain enough that a refinement won on the surrogate
-        and lost 34 % on the data's law)."""
-        if self._samples is not None and self._refit is None:
-            gen = torch.Generator().manual_seed(self.seed + 1)
-            n = len(self._samples)
-            rows = torch.randint(0, n, (n,), generator=gen)
-            self._refit = fit_mixture_surrogate(self._samples[rows], seed=self.seed + 1)
-        return self.error(sampler, sigmas, seed=self.seed + 1, surrogate=self._refit)
+        """:meth:`error` on fresh random numbers (seed + 1): ``optimize`` keeps a refined grid
+        only if it also beats the chosen one there, so a refinement cannot win by fitting the
+        Monte-Carlo noise of the numbers it was searched on."""
+        return self.error(sampler, sigmas, seed=self.seed + 1)
 
     def error(
-        self,
-        sampler: str,
-        sigmas,
-        *,
-        seed: int | None = None,
-        samples: int | None = None,
-        surrogate=None,
+        self, sampler: str, sigmas, *, seed: int | None = None, samples: int | None = None
     ) -> float:
         """The sampler's error on the grid (class docstring); ``seed`` and ``samples`` replace
-        the proxy's random numbers and their count, ``surrogate`` the law it runs on."""
+        the proxy's random numbers and their count."""
         from ..exact import LINEAR_OPTIONS, exact_output_1d, gaussian_output_kl
         from ..metrics import mixture_metrics
         from ..targets import Discrete, Gaussian, GaussianMixture
@@ -491,7 +473,7 @@ class SurrogateProxy:
         seed = self.seed if seed is None else int(seed)
         s = self.prepare(sampler, sigmas)
         s = s[s > 0]
-        target = self.surrogate if surrogate is None else surrogate
+        target = self.surrogate
         if target.dim == 1:
             r = exact_output_1d(sampler, target, s, monte_carlo_samples=1 << 18, seed=seed)
             value = r.kl_snapped if self.metric == "snapped" else r.kl_continuous
