@@ -17,22 +17,9 @@ import argparse
 import numpy as np
 import torch
 
-from optimize_measured import DATA_SAMPLES, HI, LO, MC_SAMPLES, all_targets, curve_of
+from optimize_measured import DATA_SAMPLES, HI, LO, all_targets, curve_of, mc_score
 from scorelab.grids import candidate_grids, optimize_grid, proxy_for
-from scorelab.metrics import mixture_metrics
 from scorelab.samplers import SAMPLERS
-
-
-def mc_score(sampler: str, target, grid: torch.Tensor, seed: int, metric: str) -> float:
-    """The benchmark's Monte-Carlo score (``optimize_measured._mc_score``) with another seed."""
-    gen = torch.Generator().manual_seed(seed)
-    x = target.sample_noised(MC_SAMPLES, float(grid[0]), gen, dtype=torch.float64)[1]
-    out = SAMPLERS[sampler](target, x, torch.cat([grid, grid.new_zeros(1)]), generator=gen)
-    label = target.posterior(out, 1e-150).argmax(1).numpy()
-    w = target.weights
-    q = np.bincount(label, minlength=w.size) / len(label)
-    mass = float((w * (np.log(w) - np.log(np.maximum(q, 0.5 / len(label))))).sum())
-    return mass if metric == "snapped" else mass + float(mixture_metrics(out, target).moment_kl)
 
 
 def main() -> None:
@@ -71,7 +58,8 @@ def main() -> None:
     grids = {name: grids[name] for name in args.grids}
     grids[f"optimize ({opt.meta()['chosen']})"] = opt.sigmas[opt.sigmas > 0]
     for name, grid in grids.items():
-        values = [mc_score(args.sampler, target, grid, s, args.metric) for s in args.seeds]
+        column = 0 if args.metric == "continuous" else 1
+        values = [mc_score(args.sampler, target, grid, s)[column] for s in args.seeds]
         print(
             f"{name}: "
             + ", ".join(f"{v:.4g}" for v in values)
