@@ -17,6 +17,7 @@ says how many of the suite's cells are finished).
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -90,12 +91,12 @@ def main() -> None:
     t0, where = time.perf_counter(), machine()
     with ResultStore(db) as store:
         if not args.report_only:
-            total = len(pending_cells(suite, store))
+            total, finished = len(pending_cells(suite, store)), itertools.count(1)
 
-            def progress(row: dict, seen=[0]) -> None:  # noqa: B006 - a counter
-                seen[0] += 1
+            def progress(row: dict) -> None:
                 what = row.get("failure") or f"{row['metric']} {row['error']:.4g}"
-                print(f"{time.strftime('%H:%M:%S')} {seen[0]}/{total} {row['cell_key']} {what}")
+                n = next(finished)
+                print(f"{time.strftime('%H:%M:%S')} {n}/{total} {row['cell_key']} {what}")
                 sys.stdout.flush()
 
             run_suite(suite, store, workers=args.workers, on_row=progress)

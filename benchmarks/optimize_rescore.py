@@ -57,8 +57,8 @@ def main() -> None:
     grids = candidate_grids(args.steps, LO, HI, curve=curve, final_zero=False)
     grids = {name: grids[name] for name in args.grids}
     grids[f"optimize ({opt.meta()['chosen']})"] = opt.sigmas[opt.sigmas > 0]
+    column = 0 if args.metric == "continuous" else 1  # mc_score: (continuous, snapped, ...)
     for name, grid in grids.items():
-        column = 0 if args.metric == "continuous" else 1
         values = [mc_score(args.sampler, target, grid, s)[column] for s in args.seeds]
         print(
             f"{name}: "

@@ -137,9 +137,9 @@ def sample_with_diffusers(
     elif tuple(latents.shape) != tuple(shape):
         raise ValueError(f"latents have shape {tuple(latents.shape)}, expected {tuple(shape)}")
     x = latents.to(dtype) * sched.init_noise_sigma
+    step_options = {"generator": generator} if name in DIFFUSERS_STOCHASTIC | {"DDIM"} else {}
     for t in sched.timesteps:
         u = sched.scale_model_input(x, t)
         eps = eps_model(u, t)
-        kwargs = {"generator": generator} if name in DIFFUSERS_STOCHASTIC | {"DDIM"} else {}
-        x = sched.step(eps, t, x, **kwargs).prev_sample
+        x = sched.step(eps, t, x, **step_options).prev_sample
     return x
