@@ -522,3 +522,16 @@ def test_model_metrics_are_registered_explicitly_not_at_import():
     assert set(METRICS) == {"atom_tv", "fit_kl", "sw2"}
     assert list(BENCH_METRICS) == [*METRICS, *MODEL_METRICS]
     assert list(MODEL_METRICS)[-1] == "data_sw2"  # the generic model metric comes last
+
+
+def test_bench_reports_each_cell_off_a_terminal(tmp_path, small_suite):
+    """Output not on a terminal: the progress bar is off, so every stored cell gets a
+    timestamped line (n of the cells to run, its key) — a long suite is never silent."""
+    db = tmp_path / "p.duckdb"
+    r = CliRunner().invoke(
+        app, ["bench", "--suite", str(small_suite), "--db", str(db), "--workers", "1"]
+    )
+    assert r.exit_code == 0, r.output
+    todo = len(load_suite(str(small_suite)).cells)
+    lines = [line for line in r.output.splitlines() if "bench: " in line and "cells," in line]
+    assert [line.split()[2] for line in lines] == [f"{n}/{todo}" for n in range(1, todo + 1)]

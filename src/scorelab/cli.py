@@ -7,6 +7,7 @@ rich. Names of samplers, schedules, targets and experiments come from ``scorelab
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -207,8 +208,13 @@ def bench(
         ) as bar:
             task = bar.add_task("bench", total=todo)
 
+            finished = itertools.count(1)
+
             def on_row(row: dict) -> None:
                 bar.advance(task)
+                n = next(finished)
+                if not console.is_terminal:  # the bar is off: a line per cell instead
+                    _log_line(f"bench: {n}/{todo} cells, {row['cell_key']} stored")
                 if "failure" in row:
                     console.print(f"[red]failed[/red] {row['cell_key']}: {row['failure']}")
                 elif log_cells:
