@@ -228,6 +228,32 @@ def test_a_later_denoise_point_is_kept_only_if_it_keeps_the_detail():
     assert math.isclose(float(result.sigmas[result.sigmas > 0][-1]), max(DENOISE_POINTS) * LO)
 
 
+def test_sde_samplers_judged_by_law_also_try_later_denoise_points():
+    """An SDE sampler on a model proxy in law mode: the standard grids are also measured with
+    each later denoise point (no detail guard: the Fréchet distance sees lost variance), the
+    choice is the lowest law distance among all of them, and the returned grid is that one."""
+    from scorelab.grids import DENOISE_POINTS
+
+    target = Gaussian(np.zeros(4), np.diag([1.0, 0.5, 0.1, 0.01]))
+    proxy = TrajectoryProxy(
+        target, (4,), LO, HI, num_samples=16, reference_steps=32, law_samples=256
+    )
+    result = optimize_grid("ddpm", 5, LO, HI, proxy=proxy, refine_sweeps=0)
+    later = [k for k in result.scores if " to " in k]
+    plain = [k for k in result.scores if k in STANDARD]
+    assert len(later) == len(DENOISE_POINTS) * len(plain) > 0
+    measured = {k: v for k, v in result.scores.items() if k != "optimize"}
+    assert result.chosen == min(measured, key=measured.get)
+    assert result.scores["optimize"] == measured[result.chosen]
+    again = proxy.error("ddpm", result.sigmas)
+    assert again == pytest.approx(result.scores["optimize"], rel=1e-9)
+    pathwise = TrajectoryProxy(
+        target, (4,), LO, HI, num_samples=16, reference_steps=32, stochastic="pathwise"
+    )
+    result = optimize_grid("ddpm", 5, LO, HI, proxy=pathwise, refine_sweeps=0)
+    assert not any(" to " in k for k in result.scores)  # per-noise RMSE on flat data: no guard
+
+
 def test_proxy_detail_sees_blur_on_images():
     """On smooth Gaussian images (1×8×8, variance falling with spatial frequency, exact
     denoiser) the converged grid's outputs have detail 1, and a final denoise from σ = 1 loses

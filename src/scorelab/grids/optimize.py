@@ -48,9 +48,11 @@ STANDARD = ("karras", "log-snr", "cosine", "beta", "uniform-t")
 FLOW_STANDARD = ("flow-t", "flow-t3")
 #: scorelab's grids built from a loss curve
 FROM_CURVE = ("info-las", "info-las-ms", "entropic", "gauss-step")
-#: on a model of images, the standard grids are also tried with a later denoise point: the last
-#: level before the final denoise at these multiples of σ_min (at low NFE a last model call at
-#: σ_min is nearly wasted: there x̂0 ≈ x)
+#: on a model, the standard grids are also tried with a later denoise point: the last level
+#: before the final denoise at these multiples of σ_min (at low NFE a last model call at σ_min
+#: is nearly wasted: there x̂0 ≈ x). ODE samplers on images, judged by RMSE, must also keep the
+#: detail (:data:`DETAIL_BAND`); SDE samplers judged by law need no guard: the Fréchet distance
+#: sees a blurred law's lost variance
 DENOISE_POINTS = (10.0, 25.0, 100.0)
 #: the detail (high-frequency energy over the converged solution's) a later denoise point must
 #: keep — or be no further from 1 than the best plain grid's: RMSE rewards blur, and a later
@@ -202,8 +204,9 @@ def _later_denoise_points(
     sampler, steps, sigma_min, sigma_max, proxy, prepared, per_sample, scores, details, chosen, say
 ) -> str:
     """Try the standard grids with later denoise points (:data:`DENOISE_POINTS`), adding them
-    to ``prepared``/``per_sample``/``scores``/``details``; returns the best candidate whose
-    detail is acceptable (:data:`DETAIL_BAND`)."""
+    to ``prepared``/``per_sample``/``scores``/``details``; returns the best candidate, among
+    those whose detail is acceptable (:data:`DETAIL_BAND`) where the proxy measures detail
+    (per-noise RMSE on images), else by the proxy's law distance alone."""
     plain = chosen
     names = tuple(n for n in prepared if n in SCHEDULES)
     for factor in DENOISE_POINTS:
@@ -213,13 +216,19 @@ def _later_denoise_points(
         for name, grid in candidate_grids(steps, last, sigma_max, names=names).items():
             key = f"{name} to {last:.3g}"
             prepared[key] = proxy.prepare(sampler, grid)
+            if plain not in details:  # a law distance (SDE samplers)
+                scores[key] = proxy.error(sampler, prepared[key])
+                say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}")
+                continue
             errors, details[key] = proxy.measure(sampler, prepared[key])
             per_sample[key] = errors**2
             scores[key] = float(math.sqrt(per_sample[key].mean()))
             say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}, detail {details[key]:.2f}")
 
     def acceptable(name: str) -> bool:
-        return " to " not in name or keeps_detail(details[name], details[plain])
+        if " to " not in name or plain not in details:
+            return True
+        return keeps_detail(details[name], details[plain])
 
     return min((n for n in scores if acceptable(n)), key=scores.get)
 
@@ -276,7 +285,8 @@ def optimize_grid(
     prepared = {name: proxy.prepare(sampler, grid) for name, grid in grids.items()}
     per_sample, scores, details = _measure_all(sampler, steps, proxy, prepared, say)
     chosen = _choose(sampler, steps, proxy, prepared, scores, say)
-    if details and final_zero and not SAMPLERS[sampler].stochastic:
+    law = isinstance(proxy, TrajectoryProxy) and not proxy.is_paired(sampler)
+    if final_zero and ((details and not SAMPLERS[sampler].stochastic) or law):
         chosen = _later_denoise_points(
             sampler,
             steps,
