@@ -25,3 +25,43 @@ def test_mass_kl_resolution_is_what_exact_draws_reach_by_chance(monkeypatch, com
     below = (kl <= mass_kl_resolution(components, n)).mean()
     assert 0.93 <= below <= 0.995
     assert kl.mean() == pytest.approx((components - 1) / (2 * n), rel=0.15)
+
+
+def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
+    """On a made-up store: NFE* is the first crossing of each (method, grid) ladder interpolated
+    in log-log, the best over a side; a level nobody reaches is 'never'; the model's FD is the
+    lowest cell at the largest NFE."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from fashion_headline import best_side, headline, ladders, model_fd
+    from scorelab.bench import ResultStore
+
+    cells = {  # (is_peer, method, schedule): FD at NFE 4, 8, 16
+        (False, "scorelab:ipndm", "optimize"): (40.0, 10.0, 5.0),
+        (False, "scorelab:ipndm", "karras"): (80.0, 20.0, 6.0),
+        (True, "diffusers:Euler", "default"): (80.0, 40.0, 20.0),
+    }
+    with ResultStore(str(tmp_path / "b.duckdb")) as store:
+        for (peer, method, schedule), fds in cells.items():
+            for nfe, fd in zip((4, 8, 16), fds, strict=True):
+                store.insert(
+                    dict(
+                        cell_key=f"{method}{schedule}{nfe}",
+                        target="model:src/fashion_edm.safetensors",
+                        method=method,
+                        is_peer=peer,
+                        schedule=schedule,
+                        nfe_budget=nfe,
+                        nfe=float(nfe),
+                        error=fd,
+                        floor=1.0,
+                    )
+                )
+        found, floor, count = ladders(store)
+    assert (floor, count) == (1.0, 9)
+    assert model_fd(found) == (5.0, "ipndm / optimize")
+    n_star, which = best_side(found, False, 20.0)  # halfway (in log) between 40 @ 4 and 10 @ 8
+    assert which == "ipndm / optimize" and n_star == pytest.approx(4 * 2**0.5)
+    assert best_side(found, True, 40.0)[0] == pytest.approx(8.0)
+    assert best_side(found, True, 10.0)[0] == float("inf")
+    table = headline(found, floor)
+    assert "never (≤ 20)" in table and "5.0 × the floor" in table
