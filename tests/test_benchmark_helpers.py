@@ -56,8 +56,22 @@ def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
                         floor=1.0,
                     )
                 )
+        store.insert(  # a budget the peer spends like NFE 4 (Heun: two calls a step)
+            dict(
+                cell_key="heun-like",
+                target="model:src/fashion_edm.safetensors",
+                method="diffusers:Euler",
+                is_peer=True,
+                schedule="default",
+                nfe_budget=5,
+                nfe=4.0,
+                error=70.0,
+                floor=1.0,
+            )
+        )
         found, floor, count = ladders(store)
-    assert (floor, count) == (1.0, 9)
+    assert (floor, count) == (1.0, 10)
+    assert found[(True, "diffusers:Euler", "default")][0] == (4.0, 70.0)  # the lower FD kept
     assert model_fd(found) == (5.0, "ipndm / optimize")
     n_star, which = best_side(found, False, 20.0)  # halfway (in log) between 40 @ 4 and 10 @ 8
     assert which == "ipndm / optimize" and n_star == pytest.approx(4 * 2**0.5)
