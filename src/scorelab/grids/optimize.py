@@ -209,21 +209,18 @@ def _later_denoise_points(
     (per-noise RMSE on images), else by the proxy's law distance alone."""
     plain = chosen
     names = tuple(n for n in prepared if n in SCHEDULES)
+    later = {}
     for factor in DENOISE_POINTS:
         last = sigma_min * factor
         if last >= sigma_max / 10:
             continue
         for name, grid in candidate_grids(steps, last, sigma_max, names=names).items():
-            key = f"{name} to {last:.3g}"
-            prepared[key] = proxy.prepare(sampler, grid)
-            if plain not in details:  # a law distance (SDE samplers)
-                scores[key] = proxy.error(sampler, prepared[key])
-                say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}")
-                continue
-            errors, details[key] = proxy.measure(sampler, prepared[key])
-            per_sample[key] = errors**2
-            scores[key] = float(math.sqrt(per_sample[key].mean()))
-            say(f"optimize {sampler} K={steps}: {key} {scores[key]:.4g}, detail {details[key]:.2f}")
+            later[f"{name} to {last:.3g}"] = proxy.prepare(sampler, grid)
+    prepared.update(later)
+    for measured, found in zip(
+        (per_sample, scores, details), _measure_all(sampler, steps, proxy, later, say), strict=True
+    ):
+        measured.update(found)
 
     def acceptable(name: str) -> bool:
         if " to " not in name or plain not in details:
