@@ -168,6 +168,23 @@ def curve_of(target) -> InformationCurve:
     return InformationCurve.from_sigmas(sig, mmse)
 
 
+def optimized(sampler: str, steps: int, metric: str, target, data, curve):
+    """``optimize``'s grid for one row, built as the table builds it: a surrogate proxy fitted
+    to ``data`` (``metric``: the error kind it measures), one refinement sweep, no final zero."""
+    proxy = proxy_for(target, data, LO, HI, metric=metric, exact=True)
+    return optimize_grid(
+        sampler,
+        None,
+        LO,
+        HI,
+        steps=steps,
+        proxy=proxy,
+        curve=curve,
+        final_zero=False,
+        refine_sweeps=1,
+    )
+
+
 def run_target(args: tuple[int, bool]) -> list[dict]:
     index, quick = args
     torch.set_num_threads(1)
@@ -187,18 +204,7 @@ def run_target(args: tuple[int, bool]) -> list[dict]:
                 rule = recommended_name(
                     curve, LO, HI, kind=kind, metric=metric, available=set(NEEDS.values())
                 )[0]
-                proxy = proxy_for(target, data, LO, HI, metric=metric, exact=True)
-                opt = optimize_grid(
-                    sampler,
-                    None,
-                    LO,
-                    HI,
-                    steps=steps,
-                    proxy=proxy,
-                    curve=curve,
-                    final_zero=False,
-                    refine_sweeps=1,
-                )
+                opt = optimized(sampler, steps, metric, target, data, curve)
                 values = {col: v[m] for col, v in scored.items()}
                 floors = {col: v[m + 2] for col, v in scored.items()}
                 values["rule"] = values.get(rule, float("nan"))

@@ -17,8 +17,8 @@ import argparse
 import numpy as np
 import torch
 
-from optimize_measured import DATA_SAMPLES, HI, LO, all_targets, curve_of, mc_score
-from scorelab.grids import candidate_grids, optimize_grid, proxy_for
+from optimize_measured import DATA_SAMPLES, HI, LO, all_targets, curve_of, mc_score, optimized
+from scorelab.grids import candidate_grids
 from scorelab.samplers import SAMPLERS
 
 
@@ -42,18 +42,7 @@ def main() -> None:
     torch.set_num_threads(1)
     curve = curve_of(target)
     data = target.sample(DATA_SAMPLES, torch.Generator().manual_seed(123)).double()
-    proxy = proxy_for(target, data, LO, HI, metric=args.metric, exact=True)
-    opt = optimize_grid(
-        args.sampler,
-        None,
-        LO,
-        HI,
-        steps=args.steps,
-        proxy=proxy,
-        curve=curve,
-        final_zero=False,
-        refine_sweeps=1,
-    )
+    opt = optimized(args.sampler, args.steps, args.metric, target, data, curve)
     grids = candidate_grids(args.steps, LO, HI, curve=curve, final_zero=False)
     grids = {name: grids[name] for name in args.grids}
     grids[f"optimize ({opt.meta()['chosen']})"] = opt.sigmas[opt.sigmas > 0]
