@@ -172,15 +172,17 @@ def test_choice_is_the_brute_force_argmin_of_the_proxy():
 
 
 class _BlurRewardingProxy:
-    """A stand-in model proxy where a later denoise point always lowers the error (as RMSE
-    does by blurring) and loses the detail above σ = ``sharp_until``."""
+    """A stand-in model proxy of images where a later denoise point always lowers the error (as
+    RMSE does by blurring) and leaves the model's law (law distance 2 instead of 1) above
+    σ = ``sharp_until``; ``plain_law`` is the law distance of grids ending at σ_min."""
 
     evaluations = 0
     num_samples = 8
     images = True
 
-    def __init__(self, sharp_until: float, plain_detail: float = 1.0) -> None:
-        self.sharp_until, self.plain_detail = sharp_until, plain_detail
+    def __init__(self, sharp_until: float, plain_law: float = 1.0) -> None:
+        self.sharp_until, self.plain_law = sharp_until, plain_law
+        self.law_measured: list[float] = []
 
     def is_paired(self, sampler):
         return True
@@ -191,46 +193,52 @@ class _BlurRewardingProxy:
     def measure(self, sampler, sigmas):
         last = float(sigmas[sigmas > 0][-1])
         error = 0.5 / (1 + 10 * last) + 1e-3 * float(sigmas[1])  # later denoise: lower error
-        if math.isclose(last, LO):
-            detail = self.plain_detail
-        else:
-            detail = 1.0 if last <= self.sharp_until else 0.5
-        return np.full(self.num_samples, error), detail
+        return np.full(self.num_samples, error), 1.0
 
     def per_sample_errors(self, sampler, sigmas):
         return self.measure(sampler, sigmas)[0]
+
+    def law_error(self, sampler, sigmas):
+        last = float(sigmas[sigmas > 0][-1])
+        self.law_measured.append(last)
+        if math.isclose(last, LO):
+            return self.plain_law
+        return 1.0 if last <= self.sharp_until else 2.0
 
     def describe(self):
         return "stand-in"
 
 
-def test_a_later_denoise_point_is_kept_only_if_it_keeps_the_detail():
+def test_a_later_denoise_point_is_kept_only_if_it_stays_on_the_law():
     """RMSE rewards a later final denoise (a posterior mean is the least-squares guess of what
-    it does not resolve); ``optimize`` takes the latest denoise point whose outputs stay as
-    detailed as the converged solution's, and never one blurrier than the best plain grid."""
-    from scorelab.grids import DENOISE_POINTS
+    it does not resolve); on images ``optimize`` takes, among every candidate, the lowest RMSE
+    whose law distance is within LAW_SLACK of the lowest measured: the latest denoise point that
+    stays on the model's law, the plain grid when none does."""
+    from scorelab.grids import DENOISE_POINTS, LAW_LEADERS
 
     for sharp_until, expected in ((0.03, 10.0), (0.06, 25.0), (1e-9, None)):
         proxy = _BlurRewardingProxy(sharp_until)
         result = optimize_grid("ipndm", 6, LO, HI, proxy=proxy, refine_sweeps=0)
         last = float(result.sigmas[result.sigmas > 0][-1])
-        if expected is None:  # every later point blurs: the plain grid stays
+        if expected is None:  # every later point leaves the law: the plain grid stays
             assert math.isclose(last, LO) and " to " not in result.chosen
         else:
             assert math.isclose(last, expected * LO) and result.chosen.endswith(f"to {last:.3g}")
-            assert result.meta()["proxy_detail"] == 1.0
+        assert result.meta()["proxy_law_distance"] == 1.0
         tried = [k for k in result.scores if " to " in k]
         assert len(tried) == len(DENOISE_POINTS) * len([k for k in result.scores if k in STANDARD])
-    # the best plain grid is already blurred (detail 0.5): a later point no blurrier is allowed
-    result = optimize_grid(
-        "ipndm", 6, LO, HI, proxy=_BlurRewardingProxy(1e-9, plain_detail=0.5), refine_sweeps=0
-    )
+        assert len(proxy.law_measured) >= LAW_LEADERS + 1  # the leaders and the best standard
+        assert len(proxy.law_measured) == len(set(result.laws) - {"optimize"})
+    # the plain grids are as far off the law: the lowest RMSE stays, four law measures and one
+    proxy = _BlurRewardingProxy(1e-9, plain_law=2.0)
+    result = optimize_grid("ipndm", 6, LO, HI, proxy=proxy, refine_sweeps=0)
     assert math.isclose(float(result.sigmas[result.sigmas > 0][-1]), max(DENOISE_POINTS) * LO)
+    assert len(proxy.law_measured) == LAW_LEADERS + 1
 
 
 def test_sde_samplers_judged_by_law_also_try_later_denoise_points():
     """An SDE sampler on a model proxy in law mode: the standard grids are also measured with
-    each later denoise point (no detail guard: the Fréchet distance sees lost variance), the
+    each later denoise point (no law guard: the error is the law distance itself), the
     choice is the lowest law distance among all of them, and the returned grid is that one."""
     from scorelab.grids import DENOISE_POINTS
 
@@ -320,12 +328,19 @@ def test_model_calibration_path_on_a_tiny_checkpoint(tmp_path):
     path = tmp_path / "d.safetensors"
     train(TrainConfig.tiny("digits", steps=40), path)
     built = optimized_schedule(
-        "dpmpp_2m", 6, model=str(path), proxy_samples=16, reference_steps=32, refine_sweeps=1
+        "dpmpp_2m",
+        6,
+        model=str(path),
+        proxy_samples=16,
+        reference_steps=32,
+        refine_sweeps=1,
+        effort="fast",  # the law guard's 256 samples on 32 levels
     )
     meta = built.meta
     assert meta["steps"] == 5 and meta["nfe"] == 6
     assert "model trajectories" in meta["proxy"] and meta["proxy_evaluations"] > 32 * 16
     assert meta["proxy_error"] <= meta["best_standard"]["proxy_error"] + 1e-12
+    assert meta["proxy_law_distance"] >= 0.0  # an image model: the law guard measured it
     s = built.sigmas
     assert float(s[-1]) == 0.0 and bool((s[:-2] > s[1:-1]).all())
 

@@ -374,6 +374,8 @@ def optimized_schedule(
             num_samples=proxy_samples or spend["proxy_samples"],
             reference_steps=reference_steps or spend["reference_steps"],
             surrogate_samples=surrogate_samples or spend["surrogate"],
+            law_samples=spend["law_samples"],
+            law_reference_steps=spend["law_reference_steps"],
         )
     with status(f"schedule optimize: {sampler}, {nfe} calls"):
         result = optimize_grid(

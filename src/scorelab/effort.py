@@ -20,6 +20,9 @@ _FULL = {
     # samples drawn from a built-in target for the surrogate fit
     "proxy_samples": 128,
     "reference_steps": 256,
+    # the trajectory proxy's law distance: samples per side, levels of the model's law
+    "law_samples": 1024,
+    "law_reference_steps": 64,
     "refine_budget": None,
     "surrogate": 1 << 14,
     "data_samples": 4096,
@@ -45,12 +48,16 @@ EFFORT: dict[str, dict] = {
         **_FULL,
         "proxy_samples": 16,
         "reference_steps": 64,
+        "law_samples": 256,
+        "law_reference_steps": 32,
         "refine_budget": 8,
         "surrogate": 4096,
     },
     "smoke": {
         "proxy_samples": 4,
         "reference_steps": 16,
+        "law_samples": 16,
+        "law_reference_steps": 16,
         "refine_budget": 0,
         "surrogate": 512,
         "data_samples": 256,

@@ -211,6 +211,8 @@ def _from_denoiser(
         num_samples=spend["proxy_samples"],
         reference_steps=spend["reference_steps"],
         surrogate_samples=spend["surrogate"],
+        law_samples=spend["law_samples"],
+        law_reference_steps=spend["law_reference_steps"],
     )
     result = optimize_grid(
         sampler, nfe, lo, hi, proxy=proxy, refine_budget=spend["refine_budget"], progress=progress

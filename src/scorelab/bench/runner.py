@@ -159,7 +159,7 @@ def _optimized_grid(
     target = _target(cell.target)
     metric = "snapped" if headline_metric(target, BENCH_METRICS).name == "atom_tv" else "continuous"
     spend = effort_settings(effort)
-    key = json.dumps([cell.target, name, steps, lo, hi, metric, effort, "measured-1", __version__])
+    key = json.dumps([cell.target, name, steps, lo, hi, metric, effort, "measured-2", __version__])
     path = None
     if cache_dir and not is_model_target(cell.target):
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -183,6 +183,8 @@ def _optimized_grid(
         num_samples=spend["proxy_samples"],
         reference_steps=spend["reference_steps"],
         surrogate_samples=spend["surrogate"],
+        law_samples=spend["law_samples"],
+        law_reference_steps=spend["law_reference_steps"],
     )
     result = optimize_grid(
         name,

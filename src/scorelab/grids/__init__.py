@@ -4,7 +4,8 @@
   user's own model as the distance to its converged solution from the same noise (floor-free;
   stochastic samplers on per-sample Brownian paths).
 * :mod:`.optimize` — :func:`optimize_grid`: the standard and curve-built candidates, measured
-  on the proxy, the best refined with a held-out check; :func:`steps_within` (budget → K).
+  on the proxy (on images, ODE choices guarded by the law distance), the best refined with a
+  held-out check; :func:`steps_within` (budget → K).
 * :mod:`.gauss_opt` — :func:`gaussian_optimized_schedule` (``gauss-opt``): a sampler's exact
   output KL minimised on the Gaussian surrogate of a loss curve.
 
@@ -16,9 +17,10 @@ from .gauss_opt import gauss_opt_builder, gaussian_optimized_schedule
 from .optimize import (
     CURVE_ONLY,
     DENOISE_POINTS,
-    DETAIL_BAND,
     FLOW_STANDARD,
     FROM_CURVE,
+    LAW_LEADERS,
+    LAW_SLACK,
     STANDARD,
     OptimizedGrid,
     candidate_grids,
@@ -37,9 +39,10 @@ from .proxy import (
 __all__ = [
     "CURVE_ONLY",
     "DENOISE_POINTS",
-    "DETAIL_BAND",
     "FLOW_STANDARD",
     "FROM_CURVE",
+    "LAW_LEADERS",
+    "LAW_SLACK",
     "REFERENCE_SAMPLER",
     "STANDARD",
     "OptimizedGrid",

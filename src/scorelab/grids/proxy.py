@@ -69,7 +69,13 @@ class TrajectoryProxy:
             x̂0; else states at σ_min).
         seed: seeds the initial noise and the Brownian paths (per-sample streams).
         dtype: the state's dtype (float32 for a network, float64 for exact targets).
-        batch_size: samples per denoiser call (None: all at once).
+        batch_size: samples per denoiser call (None: all at once, law samples included).
+        stochastic: how SDE samplers are judged: ``"law"`` (:meth:`law_error`) or
+            ``"pathwise"`` (RMSE on shared Brownian paths).
+        law_samples: samples on each side of :meth:`law_error` (None: 8 per coordinate,
+            between ``num_samples`` and 4096).
+        law_reference_steps: log-SNR-uniform levels of the model's law that :meth:`law_error`
+            compares with (DPM-Solver++(3M) from other starts; None: ``reference_steps``).
     """
 
     def __init__(
@@ -87,6 +93,7 @@ class TrajectoryProxy:
         batch_size: int | None = None,
         stochastic: str = "law",
         law_samples: int | None = None,
+        law_reference_steps: int | None = None,
     ) -> None:
         if stochastic not in ("law", "pathwise"):
             raise ValueError(f"stochastic must be 'law' or 'pathwise', got {stochastic!r}")
@@ -104,6 +111,7 @@ class TrajectoryProxy:
         self.seed = int(seed)
         self.dtype = dtype
         self.batch_size = batch_size or self.num_samples
+        self._law_batch = batch_size  # None: all law samples at once (set below)
         self.levels = log_snr_uniform(
             reference_steps, sigma_min, sigma_max, final_zero=final_zero, dtype=torch.float64
         )
@@ -115,6 +123,10 @@ class TrajectoryProxy:
         self.stochastic = stochastic
         dim = math.prod(self.shape)
         self.law_samples = law_samples or min(4096, max(self.num_samples, 8 * dim))
+        self.law_reference_steps = int(law_reference_steps or reference_steps)
+        self._law_batch = self._law_batch or self.law_samples
+        if self.law_reference_steps < 8:
+            raise ValueError(f"need law_reference_steps >= 8, got {self.law_reference_steps}")
         #: model evaluations spent so far (one per sample per denoiser call)
         self.evaluations = 0
 
@@ -285,10 +297,13 @@ class TrajectoryProxy:
 
     def law_error(self, sampler: str, sigmas) -> float:
         """Fréchet distance (Gaussian fits, coordinates of the sample) between ``law_samples``
-        outputs of an SDE sampler (noise from one fixed seed: common random numbers across
-        grids) and the model's own law, its converged PF-ODE solution from other starts. The
-        strong (pathwise) distance ranks SDE grids by path agreement, which is not what their
-        samples are judged by; this ranks them by the law."""
+        outputs of a sampler (the same starts for every grid, and for SDE samplers noise from
+        one fixed seed: common random numbers across grids) and the model's own law, its
+        converged PF-ODE solution from other starts. The strong (pathwise) distance ranks SDE
+        grids by path agreement, which is not what their samples are judged by; this ranks
+        them by the law. For ODE samplers it is the guard of ``optimize``'s RMSE ranking on
+        images: RMSE to the converged solution is floor-free but, at a few calls, can prefer a
+        grid whose samples are off the model's law."""
         from scipy.linalg import sqrtm
 
         if "law" not in self._references:
@@ -296,7 +311,13 @@ class TrajectoryProxy:
                 self.law_samples, *self.shape, dtype=self.dtype
             )
             self._law_starts = starts * self.sigma_max
-            ref_grid = self.levels.to(self.dtype)
+            ref_grid = log_snr_uniform(
+                self.law_reference_steps,
+                self.sigma_min,
+                self.sigma_max,
+                final_zero=self.final_zero,
+                dtype=torch.float64,
+            ).to(self.dtype)
             self._references["law"] = self._batched_run(REFERENCE_SAMPLER, ref_grid, None)
         gen = torch.Generator().manual_seed(self.seed + 3)
         out = self._batched_run(sampler, torch.as_tensor(sigmas).to(self.dtype), gen)
@@ -309,8 +330,8 @@ class TrajectoryProxy:
 
     def _batched_run(self, sampler: str, sigmas: torch.Tensor, generator) -> torch.Tensor:
         outs = []
-        for lo in range(0, self.law_samples, self.batch_size):
-            x = self._law_starts[lo : lo + self.batch_size].clone()
+        for lo in range(0, self.law_samples, self._law_batch):
+            x = self._law_starts[lo : lo + self._law_batch].clone()
             outs.append(SAMPLERS[sampler](self._counted(), x, sigmas, generator=generator))
         return torch.cat(outs)
 
