@@ -6,9 +6,11 @@ Measured, not guessed. The candidates are the standard grids a practitioner woul
 (:meth:`~scorelab.grids.proxy.TrajectoryProxy.gits_grid`). With a proxy
 (:class:`~scorelab.grids.proxy.TrajectoryProxy`: the user's
 own model, floor-free), every candidate is run through the sampler itself and the best on the
-proxy is kept, then refined one level at a time on half of the proxy's noises; the refined grid
-replaces it only if it is also better on the other half (a held-out check against overfitting
-the proxy). So on the proxy the result is never worse than the best standard grid. Without a
+proxy is kept (for ODE samplers on images, the best by RMSE among those whose law distance
+passes :data:`LAW_SLACK`), then refined one level at a time on half of the proxy's noises;
+the refined grid replaces it only if it is also better on the other half (a held-out check
+against overfitting the proxy). So on the proxy the result is never worse than the best
+standard grid (with the law guard: by RMSE, among grids within the slack of the best law). Without a
 proxy (a loss curve alone), the choice is a fixed rule measured on the exact tables
 (:data:`CURVE_ONLY`), and it says so.
 """
