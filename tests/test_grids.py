@@ -325,7 +325,7 @@ def test_optimize_is_within_5_percent_where_different_standard_grids_win():
 def test_model_calibration_path_on_a_tiny_checkpoint(tmp_path):
     from scorelab.models import TrainConfig, train
 
-    path = tmp_path / "d.safetensors"
+    path = tmp_path / "runs" / "d.safetensors"  # a folder that does not exist yet
     train(TrainConfig.tiny("digits", steps=40), path)
     built = optimized_schedule(
         "dpmpp_2m",

@@ -171,6 +171,7 @@ def check_output_path(out: str | Path) -> Path:
 
 
 def _atomic_torch_save(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # as save_checkpoint does for the model
     tmp = path.with_name(path.name + ".tmp")
     try:
         torch.save(obj, tmp)
