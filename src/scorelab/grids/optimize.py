@@ -61,9 +61,11 @@ DENOISE_POINTS = (10.0, 25.0, 100.0)
 #: and the lowest-RMSE standard grid, the one chosen has the lowest RMSE among those whose law
 #: distance to the model's own law (``TrajectoryProxy.law_error``) is at most this factor
 #: times the lowest law distance among them. RMSE to the converged solution is floor-free,
-#: but at a few calls it can prefer a grid whose samples are off the law: Unipc at 4 calls on
-#: the Fashion-MNIST model, "uniform-t to 0.0224", RMSE 4 % below Karras and FD 1.9× its
+#: but at a few calls it can prefer a grid whose samples are off the law: UniPC at 4 calls on
+#: the Fashion-MNIST model, "uniform-t to 0.0224", RMSE 4 % below Karras and FD 1.9× Karras's
+#: (docs/design/optimize.md)
 LAW_SLACK = 1.1
+#: how many of the lowest-RMSE candidates the law guard measures first
 LAW_LEADERS = 4
 #: the grid used when only a loss curve is at hand (no model to measure on): on the exact tables
 #: (docs/bench-schedules-surrogate.csv) log-SNR-uniform is the most robust standard grid for
