@@ -481,6 +481,8 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
 
     assert chosen.split(" + ")[0] in {*SCHEDULES, *LOSS_SCHEDULES}
     assert row["nfe"] <= 8
+    cost = {k: v for k, v in row["config"].items() if k.startswith("optimize_")}
+    assert "surrogate" in cost["optimize_proxy"] and cost["optimize_seconds"] > 0
     for heuristic in ("karras", "log-snr", "cosine"):
         assert row["exact_kl"] <= 1.05 * cell(heuristic)["exact_kl"]
     assert len(list(tmp_path.glob("optimize-*.json"))) == 1
@@ -491,6 +493,7 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     monkeypatch.setattr("scorelab.grids.optimize_grid", no_rebuild)
     again = cell("optimize", error=0.1)
     assert again["config"]["chosen_schedule"] == chosen and again["steps"] == row["steps"]
+    assert {k: again["config"][k] for k in cost} == cost  # the first build's cost, read back
     monkeypatch.undo()
     monkeypatch.setenv("SCORELAB_SMOKE", "1")  # seconds-sized curves and proxies for the atoms
     atoms = cell("optimize", target="atoms64-r8", method="scorelab:ddpm")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,14 @@ def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
     in log-log, the best over a side; a level nobody reaches is 'never'; the model's FD is the
     lowest cell at the largest NFE."""
     monkeypatch.syspath_prepend(str(BENCHMARKS))
-    from fashion_headline import best_side, headline, ladders, model_fd
+    from fashion_headline import (
+        best_side,
+        headline,
+        ladders,
+        model_fd,
+        optimize_choices,
+        optimize_rows,
+    )
     from scorelab.bench import ResultStore
 
     cells = {  # (is_peer, method, schedule): FD at NFE 4, 8, 16
@@ -43,8 +51,14 @@ def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
     with ResultStore(str(tmp_path / "b.duckdb")) as store:
         for (peer, method, schedule), fds in cells.items():
             for nfe, fd in zip((4, 8, 16), fds, strict=True):
+                config = {}
+                if schedule == "optimize":  # the NFE 4 cell predates the recorded cost
+                    config = {"chosen_schedule": f"karras to {nfe}"}
+                    if nfe > 4:
+                        config |= {"optimize_evaluations": 1000 * nfe, "optimize_seconds": 90.0}
                 store.insert(
                     dict(
+                        config=json.dumps(config),
                         cell_key=f"{method}{schedule}{nfe}",
                         target="model:src/fashion_edm.safetensors",
                         method=method,
@@ -70,7 +84,13 @@ def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
             )
         )
         found, floor, count = ladders(store)
+        choices = optimize_choices(store)
     assert (floor, count) == (1.0, 10)
+    rows = optimize_rows(found, choices).splitlines()[2:]  # NFE ≤ 10: 4 and 8
+    assert rows == [
+        "| ipndm | 4 | 40.00 | karras to 4 | karras | 80.00 | 0.50 | - |",
+        "| ipndm | 8 | 10.00 | karras to 8 | karras | 20.00 | 0.50 | 8,000 / 1.5 |",
+    ]
     assert found[(True, "diffusers:Euler", "default")][0] == (4.0, 70.0)  # the lower FD kept
     assert model_fd(found) == (5.0, "ipndm / optimize")
     n_star, which = best_side(found, False, 20.0)  # halfway (in log) between 40 @ 4 and 10 @ 8

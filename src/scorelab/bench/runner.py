@@ -144,14 +144,17 @@ def sigma_range(cell: Cell) -> tuple[float, float]:
 
 def _optimized_grid(
     cell: Cell, steps: int, cache_dir: str | None, effort: str = "full"
-) -> tuple[str, torch.Tensor]:
-    """``(chosen schedule, grid)`` of the :data:`~scorelab.bench.config.OPTIMIZE` schedule: what
-    ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps
+) -> tuple[str, torch.Tensor, dict]:
+    """``(chosen schedule, grid, cost)`` of the :data:`~scorelab.bench.config.OPTIMIZE`
+    schedule: what ``scorelab schedule optimize`` gives this scorelab sampler for ``steps`` steps
     (:func:`scorelab.grids.optimize_grid` on :func:`scorelab.grids.proxy_for`'s proxy: the
     target's samples and denoiser, or the model's), with the metric the target is scored by
     (``snapped`` for the nearest-atom TV, else ``continuous``). Cached on disk beside the mmse
     curves (``cache_dir``) for exact targets: cells that differ only in score error
-    or seed share it. ``effort`` sets the proxy's sizes (and is part of the cache key)."""
+    or seed share it. ``effort`` sets the proxy's sizes (and is part of the cache key). ``cost``
+    says what the choice was measured on and what it cost: ``optimize_proxy`` (the proxy's
+    description), ``optimize_evaluations`` (model evaluations, one per sample per call) and
+    ``optimize_seconds`` (wall time of the build; a cached grid reports its first build's)."""
     from ..grids import optimize_grid, proxy_for
 
     name = get_method(cell.method).name
@@ -167,7 +170,9 @@ def _optimized_grid(
         if path.is_file():
             saved = json.loads(path.read_text())
             if saved.get("key") == key:
-                return saved["chosen"], torch.tensor(saved["sigmas"], dtype=torch.float64)
+                sigmas = torch.tensor(saved["sigmas"], dtype=torch.float64)
+                return saved["chosen"], sigmas, saved.get("cost", {})
+    start = time.perf_counter()
     curve = _curve(cell.target, lo, hi, cache_dir, effort)
     observed = getattr(curve, "sigma", None)  # a measured LossCurve: stay where it was observed
     if observed is not None:
@@ -196,27 +201,34 @@ def _optimized_grid(
         curve=curve,
         refine_budget=spend["refine_budget"],
     )
-    chosen, sigmas = result.meta()["chosen"], result.sigmas
+    meta = result.meta()
+    chosen, sigmas = meta["chosen"], result.sigmas
+    cost = {
+        "optimize_proxy": meta["proxy"],
+        "optimize_evaluations": int(meta["proxy_evaluations"]),
+        "optimize_seconds": round(time.perf_counter() - start, 1),
+    }
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"key": key, "chosen": chosen, "sigmas": sigmas.double().tolist()}
+        payload = {"key": key, "chosen": chosen, "sigmas": sigmas.double().tolist(), "cost": cost}
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(payload))
         tmp.replace(path)  # atomic: a concurrent worker reads the old file or the new one
-    return chosen, sigmas.double()
+    return chosen, sigmas.double(), cost
 
 
 def _plan(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> tuple[Plan, dict]:
     """The method's plan for the cell's budget and schedule, and what to add to the row's
-    config (the schedule ``optimize`` chose)."""
+    config (the schedule ``optimize`` chose, its proxy and that proxy's cost)."""
     method = get_method(cell.method)
     lo, hi = sigma_range(cell)
     if cell.schedule == OPTIMIZE:
         if method.is_peer:
             raise ValueError(f"schedule {OPTIMIZE!r} is for scorelab samplers, not {method.key}")
         k = method.steps_within(cell.nfe_budget)
-        chosen, sigmas = _optimized_grid(cell, k, cache_dir, effort)
-        return Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE), {"chosen_schedule": chosen}
+        chosen, sigmas, cost = _optimized_grid(cell, k, cache_dir, effort)
+        plan = Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE)
+        return plan, {"chosen_schedule": chosen, **cost}
     plan = method.plan(
         cell.nfe_budget,
         cell.schedule,
