@@ -3,6 +3,7 @@ checkpoint at the same NFE, scored against the model's data."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -200,3 +201,12 @@ def test_fashion_suite_runs_end_to_end_on_a_tiny_model_without_the_data(tmp_path
     for row in rows:
         assert row["metric"] == "fashion_fd" and row["error"] > 0 and row["floor"] > 0
         assert 1 <= row["nfe"] <= 4
+    # optimize's converged solutions were computed once and shared by its cells; each cell
+    # still reports the choice's whole cost
+    assert len(list((tmp_path / ".scorelab-cache").glob("proxy-references-*.pt"))) == 1
+    costs = [
+        json.loads(row["config"])["optimize_evaluations"]
+        for row in rows
+        if row["schedule"] == "optimize"
+    ]
+    assert len(costs) == 4 and min(costs) > 0

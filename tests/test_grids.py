@@ -288,6 +288,49 @@ def test_proxy_detail_sees_blur_on_images():
     assert flat.measure("euler", log_snr_uniform(4, LO, HI, final_zero=True))[1] is None
 
 
+def test_references_are_shared_between_proxies_of_the_same_model_and_settings(tmp_path):
+    """A proxy that reads another's saved references measures every grid exactly as if it had
+    computed them (RMSE, law distance, teacher-trajectory grid), spends model calls only on the
+    grids, and reports what the references cost; another model or other settings are not read,
+    and a file that is not one is a one-line error naming it."""
+    target = GaussianMixture([0.4, 0.6], [[-2.0, 0.0], [1.5, 1.0]], [0.3, 0.5])
+
+    def proxy(denoiser=target, samples=16):
+        return TrajectoryProxy(
+            denoiser, (2,), LO, HI, num_samples=samples, reference_steps=32, law_samples=64
+        )
+
+    grid = karras(6, LO, HI, final_zero=True)
+    first = proxy()
+    measured = (
+        first.error("dpmpp_2m", grid),
+        first.law_error("dpmpp_2m", grid),
+        first.gits_grid(5),
+    )
+    path = tmp_path / "refs" / "proxy.pt"
+    first.save_references(path)
+    spent = first.evaluations
+
+    second = proxy()
+    assert second.load_references(path)
+    again = (
+        second.error("dpmpp_2m", grid),
+        second.law_error("dpmpp_2m", grid),
+        second.gits_grid(5),
+    )
+    assert again[:2] == measured[:2] and torch.equal(again[2], measured[2])
+    grid_calls = 16 * 7 + 64 * 7  # the grid on the proxy's noises and on the law's
+    assert second.evaluations == grid_calls
+    assert second.loaded_evaluations == spent - grid_calls
+
+    assert not proxy(samples=8).load_references(path)  # other settings
+    assert not proxy(lambda x, s: 0.9 * target(x, s)).load_references(path)  # another model
+    assert not proxy().load_references(tmp_path / "none.pt")
+    (tmp_path / "bad.pt").write_text("not a tensor file")
+    with pytest.raises(ValueError, match=r"bad\.pt"):
+        proxy().load_references(tmp_path / "bad.pt")
+
+
 @pytest.mark.slow
 def test_optimize_is_within_5_percent_where_different_standard_grids_win():
     """A constructed family (one atom law at three data scales, two samplers): the best

@@ -151,10 +151,14 @@ def _optimized_grid(
     target's samples and denoiser, or the model's), with the metric the target is scored by
     (``snapped`` for the nearest-atom TV, else ``continuous``). Cached on disk beside the mmse
     curves (``cache_dir``) for exact targets: cells that differ only in score error
-    or seed share it. ``effort`` sets the proxy's sizes (and is part of the cache key). ``cost``
+    or seed share it; for a model, the proxy's converged solutions are shared there by every
+    sampler and budget (:meth:`~scorelab.grids.TrajectoryProxy.load_references`, checked against
+    a fingerprint of the model). ``effort`` sets the proxy's sizes (and is part of the cache
+    key). ``cost``
     says what the choice was measured on and what it cost: ``optimize_proxy`` (the proxy's
     description), ``optimize_evaluations`` (model evaluations, one per sample per call) and
-    ``optimize_seconds`` (wall time of the build; a cached grid reports its first build's)."""
+    ``optimize_seconds`` (wall time of the build, shorter where references were read from the
+    cache; a cached grid reports its first build's)."""
     from ..grids import optimize_grid, proxy_for
 
     name = get_method(cell.method).name
@@ -191,6 +195,11 @@ def _optimized_grid(
         law_samples=spend["law_samples"],
         law_reference_steps=spend["law_reference_steps"],
     )
+    shared = None  # a model's converged solutions: the same for every sampler and budget
+    if cache_dir and hasattr(proxy, "load_references"):
+        digest = hashlib.sha256(json.dumps([cell.target, lo, hi, effort]).encode()).hexdigest()
+        shared = Path(cache_dir) / f"proxy-references-{digest[:16]}.pt"
+        proxy.load_references(shared)
     result = optimize_grid(
         name,
         None,
@@ -201,11 +210,14 @@ def _optimized_grid(
         curve=curve,
         refine_budget=spend["refine_budget"],
     )
+    if shared is not None:
+        proxy.save_references(shared)
     meta = result.meta()
     chosen, sigmas = meta["chosen"], result.sigmas
-    cost = {
+    cost = {  # evaluations: the choice's whole cost, references read from the cache included
         "optimize_proxy": meta["proxy"],
-        "optimize_evaluations": int(meta["proxy_evaluations"]),
+        "optimize_evaluations": int(meta["proxy_evaluations"])
+        + getattr(proxy, "loaded_evaluations", 0),
         "optimize_seconds": round(time.perf_counter() - start, 1),
     }
     if path is not None:

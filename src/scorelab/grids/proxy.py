@@ -119,6 +119,7 @@ class TrajectoryProxy:
         self.x_start = streams.randn(self.num_samples, *self.shape, dtype=dtype) * self.sigma_max
         self._brownian: BrownianNoise | None = None
         self._references: dict[str, torch.Tensor] = {}
+        self._law_noise: torch.Tensor | None = None
         self._gits: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
         self.stochastic = stochastic
         dim = math.prod(self.shape)
@@ -129,6 +130,9 @@ class TrajectoryProxy:
             raise ValueError(f"need law_reference_steps >= 8, got {self.law_reference_steps}")
         #: model evaluations spent so far (one per sample per denoiser call)
         self.evaluations = 0
+        #: evaluations the references read by :meth:`load_references` cost when first computed
+        self.loaded_evaluations = 0
+        self._reference_evaluations = 0  # of the references computed here (saved with them)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -187,8 +191,83 @@ class TrajectoryProxy:
         """The converged solution this sampler's outputs are compared with (cached)."""
         key = sampler if SAMPLERS[sampler].stochastic else REFERENCE_SAMPLER
         if key not in self._references:
+            before = self.evaluations
             self._references[key] = self._run(key, self.levels)
+            self._reference_evaluations += self.evaluations - before
         return self._references[key]
+
+    # -- sharing references between proxies ------------------------------------------------------
+
+    def _settings(self) -> dict:
+        """What the references depend on besides the model (the model: :meth:`_probe`)."""
+        return {
+            "shape": list(self.shape),
+            "sigma_min": self.sigma_min,
+            "sigma_max": self.sigma_max,
+            "num_samples": self.num_samples,
+            "reference_steps": self.reference_steps,
+            "final_zero": self.final_zero,
+            "seed": self.seed,
+            "dtype": str(self.dtype),
+            "batch_size": self.batch_size,
+            "law_samples": self.law_samples,
+            "law_reference_steps": self.law_reference_steps,
+            "law_batch": self._law_batch,
+        }
+
+    @torch.no_grad()
+    def _probe(self) -> torch.Tensor:
+        """The denoiser on two of the proxy's noises at σ = 1: a fingerprint of the model (not
+        counted in :attr:`evaluations`: it measures nothing)."""
+        x = self.x_start[:2] / self.sigma_max
+        return self.denoiser(x, torch.ones(len(x), dtype=x.dtype)).detach().double().clone()
+
+    def save_references(self, path) -> None:
+        """Write the converged solutions, the law reference and the teacher-trajectory costs
+        computed so far to ``path`` (atomically), with the proxy's settings and a fingerprint of
+        the model, so that another proxy of the same model and settings can
+        :meth:`load_references` them instead of recomputing them."""
+        from pathlib import Path
+
+        path = Path(path)
+        state = {
+            "settings": self._settings(),
+            "probe": self._probe(),
+            "references": dict(self._references),
+            "gits": {
+                str(k): {"sigma": sig, "cost": torch.from_numpy(cost)}
+                for k, (sig, cost) in self._gits.items()
+            },
+            "evaluations": self._reference_evaluations + self.loaded_evaluations,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{id(state)}.tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)  # a concurrent reader sees the old file or the new one
+
+    def load_references(self, path) -> bool:
+        """Read what :meth:`save_references` wrote, if ``path`` exists and was written by a proxy
+        with the same settings on the same model (its fingerprint agrees); returns whether it
+        was read. The results are then those of computing the references here; only
+        :attr:`evaluations` differs (:attr:`loaded_evaluations` holds what they cost)."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.is_file():
+            return False
+        try:
+            state = torch.load(path, weights_only=True)
+        except Exception as err:  # a file cut short, or not ours
+            raise ValueError(f"{path}: not a saved proxy reference file ({err})") from err
+        if state.get("settings") != self._settings():
+            return False
+        if not torch.allclose(state["probe"], self._probe(), rtol=1e-6, atol=1e-7):
+            return False  # another model (or the same name retrained)
+        self._references.update(state["references"])
+        for k, entry in state["gits"].items():
+            self._gits[int(k)] = (entry["sigma"], entry["cost"].numpy())
+        self.loaded_evaluations = int(state["evaluations"])
+        return True
 
     def reference_change(self, sampler: str) -> float:
         """RMSE between the reference and the same solver on every other level: how far the
@@ -207,6 +286,7 @@ class TrajectoryProxy:
         """(candidate σ, one-step DDIM cost matrix) of :meth:`gits_grid`, computed once."""
         if stride in self._gits:
             return self._gits[stride]
+        before = self.evaluations
         ref = self.levels[self.levels > 0]
         pick = list(range(0, ref.numel(), stride))
         if pick[-1] != ref.numel() - 1:
@@ -252,6 +332,7 @@ class TrajectoryProxy:
                 step = denoised[i] + (sig[j] / sig[i]) * (teacher[i] - denoised[i])
                 cost[i, j] = float((step - teacher[j]).square().mean())
         self._gits[stride] = (sig, cost)
+        self._reference_evaluations += self.evaluations - before
         return sig, cost
 
     def gits_grid(self, steps: int, *, stride: int = 4) -> torch.Tensor:
@@ -307,10 +388,7 @@ class TrajectoryProxy:
         from scipy.linalg import sqrtm
 
         if "law" not in self._references:
-            starts = SampleStreams(self.seed + 2, self.law_samples).randn(
-                self.law_samples, *self.shape, dtype=self.dtype
-            )
-            self._law_starts = starts * self.sigma_max
+            before = self.evaluations
             ref_grid = log_snr_uniform(
                 self.law_reference_steps,
                 self.sigma_min,
@@ -319,6 +397,7 @@ class TrajectoryProxy:
                 dtype=torch.float64,
             ).to(self.dtype)
             self._references["law"] = self._batched_run(REFERENCE_SAMPLER, ref_grid, None)
+            self._reference_evaluations += self.evaluations - before
         gen = torch.Generator().manual_seed(self.seed + 3)
         out = self._batched_run(sampler, torch.as_tensor(sigmas).to(self.dtype), gen)
         a = out.double().reshape(len(out), -1).numpy()
@@ -328,10 +407,20 @@ class TrajectoryProxy:
         value = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root)
         return float(max(value, 0.0))
 
+    def _law_starts(self) -> torch.Tensor:
+        """The initial noise of :meth:`law_error` (the same for every grid and the reference)."""
+        if self._law_noise is None:
+            starts = SampleStreams(self.seed + 2, self.law_samples).randn(
+                self.law_samples, *self.shape, dtype=self.dtype
+            )
+            self._law_noise = starts * self.sigma_max
+        return self._law_noise
+
     def _batched_run(self, sampler: str, sigmas: torch.Tensor, generator) -> torch.Tensor:
         outs = []
+        starts = self._law_starts()
         for lo in range(0, self.law_samples, self._law_batch):
-            x = self._law_starts[lo : lo + self._law_batch].clone()
+            x = starts[lo : lo + self._law_batch].clone()
             outs.append(SAMPLERS[sampler](self._counted(), x, sigmas, generator=generator))
         return torch.cat(outs)
 
