@@ -29,7 +29,7 @@ from pathlib import Path
 
 from _readme import write_readme_block
 from scorelab.bench import ResultStore
-from scorelab.metrics import queries_to_reach
+from scorelab.metrics import fewest_queries
 
 MULTIPLES = (3.0, 2.0, 1.5, 1.2)
 
@@ -56,16 +56,14 @@ def ladders(store: ResultStore) -> tuple[dict, float, int]:
 
 
 def best_side(found: dict, is_peer: bool, eps: float) -> tuple[float, str]:
-    """The fewest calls to reach ``eps`` over one side's cells, and which cell."""
-    best = (math.inf, "-")
-    for (peer, method, schedule), points in found.items():
-        if peer != is_peer:
-            continue
-        nfe, fd = zip(*points, strict=True)
-        n_star = queries_to_reach(nfe, fd, eps)
-        if n_star < best[0]:
-            best = (n_star, f"{method.removeprefix('scorelab:')} / {schedule}")
-    return best
+    """The fewest calls to reach ``eps`` over one side's cells, and which cell ("-": none)."""
+    side = {
+        f"{method.removeprefix('scorelab:')} / {schedule}": points
+        for (peer, method, schedule), points in found.items()
+        if peer == is_peer
+    }
+    n_star, label, _ = fewest_queries(side, eps)
+    return (n_star, label) if math.isfinite(n_star) else (math.inf, "-")
 
 
 def model_fd(found: dict) -> tuple[float, str]:

@@ -42,6 +42,7 @@ import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from scorelab import processes
+from scorelab.effort import effort_settings
 from scorelab.grids import TrajectoryProxy, optimize_grid, steps_within
 from scorelab.grids import detail_ratio as detail
 from scorelab.models import load_checkpoint
@@ -83,7 +84,9 @@ REFERENCE_STEPS = 256
 
 def model_proxy(model, lo: float, hi: float, noises: int = 64, reference_steps: int = 256):
     """``optimize``'s proxy on the model: its own trajectories from ``noises`` noises of seed 0
-    (not the scored ones) against a ``reference_steps``-level DPM-Solver++(3M) solution."""
+    (not the scored ones) against a ``reference_steps``-level DPM-Solver++(3M) solution; its law
+    distance (the guard of the RMSE ranking) sized as the bench's ``full`` effort sizes it."""
+    spend = effort_settings("full")
     return TrajectoryProxy(
         model,
         model.sample_shape,
@@ -94,6 +97,8 @@ def model_proxy(model, lo: float, hi: float, noises: int = 64, reference_steps: 
         dtype=torch.float32,
         seed=0,
         batch_size=64,
+        law_samples=spend["law_samples"],
+        law_reference_steps=spend["law_reference_steps"],
     )
 
 

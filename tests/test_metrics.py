@@ -143,6 +143,24 @@ def test_queries_to_reach_inverts_a_power_law():
         queries_to_reach([4, 4], [1.0, 0.5], 0.6)
 
 
+def test_fewest_queries_is_the_best_ladders_crossing():
+    """Over several ladders: the smallest NFE*, its label, whether it was reached at that
+    ladder's first point (then a bound), the first label on a tie, inf when none reaches."""
+    from scorelab.metrics import fewest_queries
+
+    ladders = {
+        "slow": [(4, 1.0), (8, 0.5), (16, 0.1)],
+        "fast": [(8, 0.2), (4, 0.4)],  # unsorted points are fine
+        "twin": [(4, 0.4), (8, 0.2)],
+    }
+    n_star, label, at_start = fewest_queries(ladders, 0.3)
+    assert label == "fast" and not at_start
+    assert n_star == pytest.approx(np.exp(np.log(4) + np.log(0.3 / 0.4) / np.log(0.5) * np.log(2)))
+    assert fewest_queries(ladders, 0.5) == (4.0, "fast", True)
+    assert fewest_queries(ladders, 0.05) == (float("inf"), "slow", False)
+    assert fewest_queries({}, 0.1) == (float("inf"), None, False)
+
+
 def test_gaussian_output_kl_with_a_final_denoise_compares_with_the_data_law():
     from scorelab.exact import gaussian_output_kl
     from scorelab.schedules import karras

@@ -18,6 +18,7 @@ __all__ = [
     "MixtureMetrics",
     "atom_histogram_metrics",
     "energy_distance",
+    "fewest_queries",
     "gaussian_fit_kl",
     "gaussian_kl",
     "headline_metric",
@@ -335,6 +336,20 @@ def queries_to_reach(nfe, errors, eps: float) -> float:
         return float(n[i])
     t = (math.log(eps) - math.log(e[i - 1])) / (math.log(e[i]) - math.log(e[i - 1]))
     return float(math.exp(math.log(n[i - 1]) + t * (math.log(n[i]) - math.log(n[i - 1]))))
+
+
+def fewest_queries(ladders: dict, eps: float) -> tuple[float, str | None, bool]:
+    """The best of several methods at level ``eps``: ``(NFE*, label, at_start)`` over
+    ``ladders`` (label → [(NFE, error), ...]), NFE* from :func:`queries_to_reach`; ``at_start``
+    says the winner reached ``eps`` at its ladder's first point (NFE* then only bounds the true
+    count from above). ``(inf, None, False)`` when no ladder is given; the first label wins ties."""
+    best: tuple[float, str | None, bool] = (math.inf, None, False)
+    for label, points in ladders.items():
+        nfe, errors = zip(*sorted(points), strict=True)
+        n_star = queries_to_reach(nfe, errors, eps)
+        if best[1] is None or n_star < best[0]:
+            best = (n_star, label, n_star <= nfe[0])
+    return best
 
 
 # --- the headline-metric registry --------------------------------------------------------

@@ -92,7 +92,7 @@ def queries_per_error(
     above (no extrapolation below the ladder), so its ratio is a bound, or a tie when both are.
     ``column="exact_kl"``: the floor-free view on the exact output KL, at the absolute ``levels``
     (nats) instead of floor multiples (entries have ``multiple`` None)."""
-    from ..metrics import queries_to_reach
+    from ..metrics import fewest_queries
 
     value, floor_sql, _ = _column_sql(column)
     rows = store.query(
@@ -111,19 +111,16 @@ def queries_per_error(
         floors.setdefault(target, []).append(floor)
 
     def best(target, seed, is_peer, eps):
-        found = None
+        side = {}
         for (t, s, p, method, schedule), pts in ladders.items():
             if (t, s, p) != (target, seed, is_peer):
                 continue
             merged: dict = {}
             for nfe, error in pts:  # means over seeds share an NFE: average them
                 merged.setdefault(round(nfe, 6), []).append(error)
-            nfe = sorted(merged)
-            n_star = queries_to_reach(nfe, [sum(merged[n]) / len(merged[n]) for n in nfe], eps)
-            if found is None or n_star < found[0]:
-                label = f"{get_method(method).name if not p else method} / {schedule}"
-                found = (n_star, label, n_star <= nfe[0])  # reached at the ladder's first point
-        return found
+            label = f"{get_method(method).name if not p else method} / {schedule}"
+            side[label] = [(n, sum(e) / len(e)) for n, e in merged.items()]
+        return fewest_queries(side, eps) if side else None
 
     seeds = sorted({r[4] for r in rows})
     out = []
