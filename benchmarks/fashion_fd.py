@@ -26,7 +26,7 @@ benchmark's proxy) and the same blurred control, against diffusers' FlowMatchEul
 dynamic μ), UniPC and DPM-Solver++ with flow sigmas (shift 3); writes
 ``docs/results/fashion-flow-fd.csv`` and ``.md``.
 
-    python benchmarks/fashion_fd.py [--samples N] [--nfe 4 6 10] [--flow]
+    python benchmarks/fashion_fd.py [--samples N] [--nfe 4 6 10] [--flow] [--optimize-only]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from _readme import add_from_csv_option, rows_from_run_or_csv
+from _readme import add_from_csv_option, machine, rows_from_run_or_csv
 from fashion_model import DEFAULT_CHECKPOINT, HI, LO, _batched, model_proxy, optimized
 from scorelab.compat.diffusers import diffusers_nfe, sample_with_diffusers
 from scorelab.grids import steps_within
@@ -61,6 +61,8 @@ PEERS = (
     ("DPMSolverMultistep", "karras"),
 )
 BOOTSTRAP = 50
+#: ``--optimize-only``: run the ``optimize`` cells alone and keep the CSV's other rows
+OPTIMIZE_ONLY = False
 
 
 def _load(checkpoint: Path, n: int):
@@ -74,7 +76,9 @@ def _load(checkpoint: Path, n: int):
 
 def _scorelab_cells(rows, model, proxy, curve, z, lo, hi, nfes, blurred_nfes) -> None:
     """iPNDM on ``optimize`` at every budget of ``nfes`` and, at those of ``blurred_nfes``, the
-    blurred control: a log-SNR grid ending at σ = ``BLUR_LAST``."""
+    blurred control: a log-SNR grid ending at σ = ``BLUR_LAST`` (none when ``OPTIMIZE_ONLY``)."""
+    if OPTIMIZE_ONLY:
+        blurred_nfes = ()
     for nfe in nfes:
         grids = {"optimize": optimized(proxy, curve, "ipndm", nfe, lo, hi)[0]}
         if nfe in blurred_nfes:
@@ -92,7 +96,7 @@ def run(checkpoint: Path, n: int) -> list[dict]:
     rows: list[dict] = []
     proxy = model_proxy(model, LO, HI)  # as in fashion_model.py: the same optimize grids
     _scorelab_cells(rows, model, proxy, curve, z, LO, HI, (*NFES, 20), NFES)
-    for name, sigma_option in PEERS:
+    for name, sigma_option in () if OPTIMIZE_ONLY else PEERS:
         for nfe in NFES:
             steps = max(s for s in range(1, nfe + 1) if diffusers_nfe(name, s) <= nfe)
             with warnings.catch_warnings():
@@ -127,7 +131,7 @@ def run_flow(checkpoint: Path, n: int) -> list[dict]:
     rows: list[dict] = []
     proxy = model_proxy(model, FLOW_LO, FLOW_HI, PROXY_NOISES, PROXY_REFERENCE_STEPS)
     _scorelab_cells(rows, model, proxy, curve, z, FLOW_LO, FLOW_HI, NFES, NFES)
-    for name, factory, extra in _peers():
+    for name, factory, extra in () if OPTIMIZE_ONLY else _peers():
         if name not in FLOW_PEERS:
             continue
         for nfe in NFES:
@@ -183,8 +187,34 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merged_with_csv(path: Path, run, how: str, n: int) -> tuple[list[dict], str]:
+    """``run()``'s rows (the ``optimize`` cells) in place of the ``optimize`` rows of the CSV at
+    ``path``, its other rows kept; the CSV is rewritten and the run facts say which is which."""
+    import csv
+
+    if not path.is_file():
+        raise SystemExit(f"--optimize-only keeps the other rows of {path}, which does not exist")
+    with path.open() as fh:
+        kept = [r for r in csv.DictReader(fh) if r["grid"] != "optimize"]
+    sizes = {int(r["n"]) for r in kept}
+    if sizes != {n}:
+        raise SystemExit(f"{path} holds cells of {sorted(sizes)} samples; --samples is {n}")
+    t0 = time.perf_counter()
+    new = run()
+    rows = kept + new
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(new[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    facts = (
+        f"the optimize rows rerun with --optimize-only in {time.perf_counter() - t0:.0f} s on a "
+        f"{how}, the other rows from the previous full run (their code is unchanged)"
+    )
+    return rows, facts
+
+
 def main() -> None:
-    global NFES
+    global NFES, OPTIMIZE_ONLY
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, default=None)
     ap.add_argument("--samples", type=int, default=4000)
@@ -192,9 +222,16 @@ def main() -> None:
     ap.add_argument(
         "--flow", action="store_true", help="the shipped flow model against flow schedulers"
     )
+    ap.add_argument(
+        "--optimize-only",
+        action="store_true",
+        help="rerun the optimize cells alone, keeping the CSV's other rows (after a change to "
+        "optimize; the other cells do not depend on it)",
+    )
     add_from_csv_option(ap)
     args = ap.parse_args()
     NFES = tuple(args.nfe or ((4, 8, 16) if args.flow else NFES))
+    OPTIMIZE_ONLY = args.optimize_only
     t0 = time.perf_counter()
     _, stats = load_fashion_classifier()
     if args.flow:
@@ -205,7 +242,10 @@ def main() -> None:
     else:
         csv, page, what = CSV, PAGE, "model"
         job = lambda: run(args.checkpoint or DEFAULT_CHECKPOINT, args.samples)  # noqa: E731
-    rows, facts = rows_from_run_or_csv(args.from_csv, csv, job)
+    if args.optimize_only:
+        rows, facts = merged_with_csv(csv, job, machine(), args.samples)
+    else:
+        rows, facts = rows_from_run_or_csv(args.from_csv, csv, job)
     table = summary(rows)
     print(table)
     n = int(rows[0]["n"])
