@@ -32,9 +32,8 @@ import numpy as np
 import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
-from scorelab.grids import TrajectoryProxy, optimize_grid
+from digits_optimize import HI, cells, optimized, setup
 from scorelab.image_metrics import frechet_distance_moments
-from scorelab.models import TrainConfig, load_checkpoint, train
 from scorelab.samplers import SAMPLERS
 from scorelab.samplers._common import SampleStreams, noise_source
 from scorelab.schedules import get_schedule, log_snr_uniform
@@ -43,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "docs" / "results" / "digits-model-law.csv"
 SAMPLERS_RUN = ("ddpm", "accel_sde")
 GRIDS = ("optimize", "cosine", "karras", "log-snr", "beta", "uniform-t")
-HI = 80.0
 BOOTSTRAP = 20
 
 
@@ -75,12 +73,7 @@ def sample(model, sampler: str, sigmas: torch.Tensor, n: int, seed: int) -> np.n
 
 
 def run(checkpoint: Path, n: int, levels: int, nfes: tuple[int, ...]) -> list[dict]:
-    torch.set_num_threads(2)
-    if not checkpoint.is_file():
-        train(TrainConfig(data="digits"), checkpoint, log=print)
-    model, meta = load_checkpoint(checkpoint)
-    curve = meta["loss_curve"].monotone()
-    lo = max(0.002, float(curve.sigma[0]))
+    model, curve, lo, proxy = setup(checkpoint)
     converged = log_snr_uniform(levels, lo, HI, final_zero=True, dtype=torch.float64)
     half = converged[::2]
     if float(half[-1]) != 0.0:
@@ -89,24 +82,13 @@ def run(checkpoint: Path, n: int, levels: int, nfes: tuple[int, ...]) -> list[di
     floor = frechet(sample(model, "dpmpp_3m", converged, n, seed=102), law)
     change = frechet(sample(model, "dpmpp_3m", half, n, seed=101), law)
     print(f"floor {floor:.4g}, reference change under halving {change:.3g}", flush=True)
-    proxy = TrajectoryProxy(
-        model, model.sample_shape, lo, HI, num_samples=64, reference_steps=256, dtype=torch.float32
-    )
     rows = []
     for nfe in nfes:
         for sampler in SAMPLERS_RUN:
             for name in GRIDS:
                 extra = {"choice": "", "proxy_evaluations": ""}
                 if name == "optimize":
-                    before = proxy.evaluations
-                    opt = optimize_grid(
-                        sampler, nfe, lo, HI, proxy=proxy, curve=curve, refine_sweeps=1
-                    )
-                    sigmas = opt.sigmas
-                    extra = {
-                        "choice": opt.meta()["chosen"],
-                        "proxy_evaluations": proxy.evaluations - before,
-                    }
+                    sigmas, extra = optimized(proxy, curve, sampler, nfe, lo)
                 else:
                     sigmas = get_schedule(name, nfe - 1, lo, HI, final_zero=True)
                 assert SAMPLERS[sampler].nfe(sigmas) == nfe
@@ -134,24 +116,20 @@ def summary(rows: list[dict]) -> str:
         "optimize − cosine (sd) | verdict against cosine |",
         "|---|---|---|---|---|---|---|",
     ]
-    for sampler in SAMPLERS_RUN:
-        for nfe in sorted({int(r["nfe"]) for r in rows}):
-            cell = {r["grid"]: r for r in rows if r["sampler"] == sampler and int(r["nfe"]) == nfe}
-            if "optimize" not in cell:
-                continue
-            o, c = cell.pop("optimize"), cell["cosine"]
-            best = min(cell.values(), key=lambda r: float(r["law_fd"]))
-            gap = float(o["law_fd"]) - float(c["law_fd"])
-            sd = math.hypot(float(o["sd"]), float(c["sd"]))
-            verdict = "better" if gap < -2 * sd else "worse" if gap > 2 * sd else "tie (2 sd)"
+    for sampler, nfe, cell in cells(rows, SAMPLERS_RUN):
+        o, c = cell.pop("optimize"), cell["cosine"]
+        best = min(cell.values(), key=lambda r: float(r["law_fd"]))
+        gap = float(o["law_fd"]) - float(c["law_fd"])
+        sd = math.hypot(float(o["sd"]), float(c["sd"]))
+        verdict = "better" if gap < -2 * sd else "worse" if gap > 2 * sd else "tie (2 sd)"
 
-            def show(r: dict) -> str:
-                return f"{float(r['law_fd']):.3g} ± {float(r['sd']):.2g}"
+        def show(r: dict) -> str:
+            return f"{float(r['law_fd']):.3g} ± {float(r['sd']):.2g}"
 
-            lines.append(
-                f"| {sampler} | {nfe} | {show(o)} ({o['choice']}) | {show(c)} | "
-                f"{best['grid']} {show(best)} | {gap:+.3g} ({sd:.2g}) | {verdict} |"
-            )
+        lines.append(
+            f"| {sampler} | {nfe} | {show(o)} ({o['choice']}) | {show(c)} | "
+            f"{best['grid']} {show(best)} | {gap:+.3g} ({sd:.2g}) | {verdict} |"
+        )
     r = rows[0]
     lines.append(
         f"\nFloor (two converged batches of {int(r['n'])} from independent noises): "

@@ -40,7 +40,9 @@ NFES = (5, 10, 20)
 HI = 80.0
 
 
-def run(checkpoint: Path, n: int, nfes: tuple[int, ...] = NFES) -> list[dict]:
+def setup(checkpoint: Path):
+    """``(model, its monotone loss curve, σ_min, optimize's proxy)``: the digits model (trained
+    first if ``checkpoint`` is missing) and its trajectory proxy (64 noises, 256 levels)."""
     torch.set_num_threads(2)
     if not checkpoint.is_file():
         train(TrainConfig(data="digits"), checkpoint, log=print)
@@ -50,6 +52,31 @@ def run(checkpoint: Path, n: int, nfes: tuple[int, ...] = NFES) -> list[dict]:
     proxy = TrajectoryProxy(
         model, model.sample_shape, lo, HI, num_samples=64, reference_steps=256, dtype=torch.float32
     )
+    return model, curve, lo, proxy
+
+
+def optimized(proxy, curve, sampler: str, nfe: int, lo: float) -> tuple[torch.Tensor, dict]:
+    """``optimize``'s grid for ``sampler`` within ``nfe`` calls (one refinement sweep), and the
+    row's ``{"choice", "proxy_evaluations"}``."""
+    before = proxy.evaluations
+    opt = optimize_grid(sampler, nfe, lo, HI, proxy=proxy, curve=curve, refine_sweeps=1)
+    return opt.sigmas, {
+        "choice": opt.meta()["chosen"],
+        "proxy_evaluations": proxy.evaluations - before,
+    }
+
+
+def cells(rows: list[dict], samplers: tuple[str, ...]):
+    """``(sampler, nfe, {grid: row})`` per sampler and budget that has an ``optimize`` row."""
+    for sampler in samplers:
+        for nfe in sorted({int(r["nfe"]) for r in rows}):
+            cell = {r["grid"]: r for r in rows if r["sampler"] == sampler and int(r["nfe"]) == nfe}
+            if "optimize" in cell:
+                yield sampler, nfe, cell
+
+
+def run(checkpoint: Path, n: int, nfes: tuple[int, ...] = NFES) -> list[dict]:
+    model, curve, lo, proxy = setup(checkpoint)
     rows = []
     for nfe in nfes:
         x_init = torch.randn(n, 64, generator=torch.Generator().manual_seed(nfe)) * HI
@@ -57,21 +84,7 @@ def run(checkpoint: Path, n: int, nfes: tuple[int, ...] = NFES) -> list[dict]:
             for name in GRIDS:
                 extra = {}
                 if name == "optimize":
-                    before = proxy.evaluations
-                    opt = optimize_grid(
-                        sampler,
-                        nfe,
-                        lo,
-                        HI,
-                        proxy=proxy,
-                        curve=curve,
-                        refine_sweeps=1,
-                    )
-                    sigmas = opt.sigmas
-                    extra = {
-                        "choice": opt.meta()["chosen"],
-                        "proxy_evaluations": proxy.evaluations - before,
-                    }
+                    sigmas, extra = optimized(proxy, curve, sampler, nfe, lo)
                 elif name == "gits":  # the teacher-trajectory DP baseline, same proxy noises
                     sigmas = proxy.gits_grid(nfe - 1)
                 else:
@@ -102,23 +115,19 @@ def summary(rows: list[dict]) -> str:
         "optimize best or tied (2 sd) |",
         "|---|---|---|---|---|---|",
     ]
-    for sampler in SAMPLERS_RUN:
-        for nfe in sorted({int(r["nfe"]) for r in rows}):
-            cell = {r["grid"]: r for r in rows if r["sampler"] == sampler and int(r["nfe"]) == nfe}
-            if "optimize" not in cell:
-                continue
-            o = cell.pop("optimize")
-            best = min(cell.values(), key=lambda r: float(r["fd"]))
-            tie = float(o["fd"]) <= float(best["fd"]) + 2 * math.hypot(
-                float(o["fd_sd"]), float(best["fd_sd"])
-            )
-            c = cell["cosine"]
-            lines.append(
-                f"| {sampler} | {nfe} | {float(o['fd']):.2f} ± {float(o['fd_sd']):.2f} "
-                f"({o.get('choice', '')}) | {float(c['fd']):.2f} ± {float(c['fd_sd']):.2f} | "
-                f"{best['grid']} {float(best['fd']):.2f} ± {float(best['fd_sd']):.2f} | "
-                f"{'yes' if tie else 'no'} |"
-            )
+    for sampler, nfe, cell in cells(rows, SAMPLERS_RUN):
+        o = cell.pop("optimize")
+        best = min(cell.values(), key=lambda r: float(r["fd"]))
+        tie = float(o["fd"]) <= float(best["fd"]) + 2 * math.hypot(
+            float(o["fd_sd"]), float(best["fd_sd"])
+        )
+        c = cell["cosine"]
+        lines.append(
+            f"| {sampler} | {nfe} | {float(o['fd']):.2f} ± {float(o['fd_sd']):.2f} "
+            f"({o.get('choice', '')}) | {float(c['fd']):.2f} ± {float(c['fd_sd']):.2f} | "
+            f"{best['grid']} {float(best['fd']):.2f} ± {float(best['fd_sd']):.2f} | "
+            f"{'yes' if tie else 'no'} |"
+        )
     floor = float(rows[0]["fd_floor"])
     lines.append(f"\nFD floor (held-out split vs training split): {floor:.2f}.")
     return "\n".join(lines)
