@@ -22,7 +22,9 @@ the law (weak) error, and the proxy ranks grids by the former.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -227,8 +229,6 @@ class TrajectoryProxy:
         computed so far to ``path`` (atomically), with the proxy's settings and a fingerprint of
         the model, so that another proxy of the same model and settings can
         :meth:`load_references` them instead of recomputing them."""
-        from pathlib import Path
-
         path = Path(path)
         state = {
             "settings": self._settings(),
@@ -241,7 +241,7 @@ class TrajectoryProxy:
             "evaluations": self._reference_evaluations + self.loaded_evaluations,
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{id(state)}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         torch.save(state, tmp)
         tmp.replace(path)  # a concurrent reader sees the old file or the new one
 
@@ -250,8 +250,6 @@ class TrajectoryProxy:
         with the same settings on the same model (its fingerprint agrees); returns whether it
         was read. The results are then those of computing the references here; only
         :attr:`evaluations` differs (:attr:`loaded_evaluations` holds what they cost)."""
-        from pathlib import Path
-
         path = Path(path)
         if not path.is_file():
             return False
