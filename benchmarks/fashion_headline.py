@@ -123,7 +123,7 @@ def optimize_choices(store: ResultStore) -> dict:
     return {(m, nfe): json.loads(config) for m, nfe, config in rows}
 
 
-def optimize_rows(found: dict, choices: dict | None = None, max_nfe: int = 10) -> str:
+def optimize_rows(found: dict, choices: dict | None = None, max_nfe: float = math.inf) -> str:
     """Per scorelab sampler and NFE ≤ ``max_nfe``: ``optimize``'s FD against the best other grid
     of the same sampler, their ratio, and (from ``choices``, :func:`optimize_choices`) the grid
     it chose and what choosing it cost in model evaluations and minutes ("-" where the cell

@@ -86,11 +86,12 @@ def test_fashion_headline_reads_each_sides_fewest_calls(monkeypatch, tmp_path):
         found, floor, count = ladders(store)
         choices = optimize_choices(store)
     assert (floor, count) == (1.0, 10)
-    rows = optimize_rows(found, choices).splitlines()[2:]  # NFE ≤ 10: 4 and 8
+    rows = optimize_rows(found, choices, max_nfe=10).splitlines()[2:]  # NFE 4 and 8
     assert rows == [
         "| ipndm | 4 | 40.00 | karras to 4 | karras | 80.00 | 0.50 | - |",
         "| ipndm | 8 | 10.00 | karras to 8 | karras | 20.00 | 0.50 | 8,000 / 1.5 |",
     ]
+    assert len(optimize_rows(found, choices).splitlines()) == 2 + 3  # every NFE by default
     assert found[(True, "diffusers:Euler", "default")][0] == (4.0, 70.0)  # the lower FD kept
     assert model_fd(found) == (5.0, "ipndm / optimize")
     n_star, which = best_side(found, False, 20.0)  # halfway (in log) between 40 @ 4 and 10 @ 8
