@@ -154,11 +154,11 @@ def _optimized_grid(
     or seed share it; for a model, the proxy's converged solutions are shared there by every
     sampler and budget (:meth:`~scorelab.grids.TrajectoryProxy.load_references`, checked against
     a fingerprint of the model). ``effort`` sets the proxy's sizes (and is part of the cache
-    key). ``cost``
-    says what the choice was measured on and what it cost: ``optimize_proxy`` (the proxy's
-    description), ``optimize_evaluations`` (model evaluations, one per sample per call) and
-    ``optimize_seconds`` (wall time of the build, shorter where references were read from the
-    cache; a cached grid reports its first build's)."""
+    key). ``cost`` says what the choice was measured on and what it cost: ``optimize_proxy``
+    (the proxy's description), ``optimize_evaluations`` (model evaluations, one per sample per
+    call, references read from the cache included) and ``optimize_seconds`` (wall time of the
+    build, shorter where references were read from the cache; a cached grid reports its first
+    build's)."""
     from ..grids import optimize_grid, proxy_for
 
     name = get_method(cell.method).name
