@@ -6,7 +6,7 @@ The classifier-feature FD of ``benchmarks/digits_optimize.py`` cannot rank the b
 the sampler can answer: how far is the law of its outputs from the law the model has learned —
 the model's converged probability-flow solution (DPM-Solver++(3M) on ``--levels`` log-SNR-uniform
 levels) from other noises? The distance is the Fréchet distance in the 64 pixel coordinates
-(``scorelab.image_metrics.frechet_distance_moments``), on ``--samples`` outputs per cell, with
+(``scorelab.image_metrics.frechet_distance``), on ``--samples`` outputs per cell, with
 
 * its **floor**: the same distance between two converged batches from independent noises;
 * the reference's **convergence**: converged on ``levels`` against ``levels / 2`` levels from
@@ -33,9 +33,8 @@ import torch
 
 from _readme import add_from_csv_option, rows_from_run_or_csv, write_readme_block
 from digits_optimize import HI, cells, optimized, setup
-from scorelab.image_metrics import frechet_distance_moments
-from scorelab.samplers import SAMPLERS
-from scorelab.samplers._common import SampleStreams, noise_source
+from scorelab.image_metrics import frechet_distance as frechet
+from scorelab.samplers import SAMPLERS, SampleStreams, noise_source
 from scorelab.schedules import get_schedule, log_snr_uniform
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,13 +42,6 @@ CSV = ROOT / "docs" / "results" / "digits-model-law.csv"
 SAMPLERS_RUN = ("ddpm", "accel_sde")
 GRIDS = ("optimize", "cosine", "karras", "log-snr", "beta", "uniform-t")
 BOOTSTRAP = 20
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between the Gaussian fits of two sample sets (rows)."""
-    return frechet_distance_moments(
-        a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False)
-    )
 
 
 def bootstrap_sd(a: np.ndarray, b: np.ndarray, seed: int) -> float:
