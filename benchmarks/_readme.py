@@ -69,12 +69,21 @@ def rows_from_run_or_csv(from_csv: str | None, path: Path, run) -> tuple[list[di
     t0 = time.perf_counter()
     rows = run()
     facts = f"{time.perf_counter() - t0:.0f} s on a {how}"
+    write_rows(path, rows)
+    return rows, facts
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """Write ``rows`` (dicts with the same keys, the first row's order) as the CSV ``path``."""
+    import csv
+
+    if not rows:
+        raise SystemExit(f"no rows to write to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    return rows, facts
 
 
 def ratio_cells(cells: list[dict[str, float]], columns) -> list[str]:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from _readme import add_from_csv_option, machine, rows_from_run_or_csv
+from _readme import add_from_csv_option, machine, rows_from_run_or_csv, write_rows
 from fashion_model import DEFAULT_CHECKPOINT, HI, LO, _batched, model_proxy, optimized
 from scorelab.compat.diffusers import diffusers_nfe, sample_with_diffusers
 from scorelab.grids import steps_within
@@ -202,10 +202,7 @@ def merged_with_csv(path: Path, run, how: str, n: int) -> tuple[list[dict], str]
     t0 = time.perf_counter()
     new = run()
     rows = kept + new
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(new[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(path, [{key: r[key] for key in new[0]} for r in rows])
     facts = (
         f"the optimize rows rerun with --optimize-only in {time.perf_counter() - t0:.0f} s on a "
         f"{how}, the other rows from the previous full run (their code is unchanged)"

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from scipy.linalg import sqrtm
 
+from _readme import write_rows
 from fashion_model import DEFAULT_CHECKPOINT, HI, LO
 from scorelab.grids import (
     DENOISE_POINTS,
@@ -164,10 +165,7 @@ def main() -> None:
         for run in args.runs:
             sampler, nfe = run.split(":")
             rows += measure(model, law_ref, sampler, int(nfe))
-        with CSV.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_rows(CSV, rows)
     print("\n".join(summary(rows)))
 
 
