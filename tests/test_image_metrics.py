@@ -24,6 +24,12 @@ def test_frechet_distance_known_answers():
     mu = a.mean(0)
     expected = (1 - c) ** 2 * (mu @ mu + np.trace(np.cov(a, rowvar=False)))
     assert frechet_distance(a, c * a) == pytest.approx(expected, rel=1e-6)
+    # one feature (np.cov gives a 0-d array): FD = (μ_a − μ_b)² + (s_a − s_b)²
+    x = a[:, :1]
+    s = float(np.std(x, ddof=1))
+    assert frechet_distance(x, 2 * x + 1) == pytest.approx(
+        (float(x.mean()) + 1) ** 2 + s**2, rel=1e-10
+    )
     with pytest.raises(ValueError, match="equal k"):
         frechet_distance(a, a[:, :3])
     with pytest.raises(ValueError, match="finite"):

@@ -147,8 +147,9 @@ def frechet_distance(feat_a, feat_b) -> float:
 
 def frechet_distance_moments(mu_a, cov_a, mu_b, cov_b) -> float:
     """FD = ‖μ_a − μ_b‖² + tr(Σ_a + Σ_b − 2(Σ_a Σ_b)^{1/2}) from the two Gaussians' moments."""
-    mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
-    cov_a, cov_b = np.asarray(cov_a, np.float64), np.asarray(cov_b, np.float64)
+    mu_a, mu_b = np.atleast_1d(mu_a).astype(np.float64), np.atleast_1d(mu_b).astype(np.float64)
+    cov_a = np.atleast_2d(cov_a).astype(np.float64)  # np.cov of one feature is 0-d
+    cov_b = np.atleast_2d(cov_b).astype(np.float64)
     # tr((Σ_a Σ_b)^{1/2}) = Σ √eig(Σ_a^{1/2} Σ_b Σ_a^{1/2}): symmetric PSD, stable for the
     # singular covariances of ReLU features (no complex round-off as with sqrtm(Σ_a Σ_b))
     w, v = linalg.eigh(cov_a)

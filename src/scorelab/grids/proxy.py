@@ -383,7 +383,7 @@ class TrajectoryProxy:
         them by the law. For ODE samplers it is the guard of ``optimize``'s RMSE ranking on
         images: RMSE to the converged solution is floor-free but, at a few calls, can prefer a
         grid whose samples are off the model's law."""
-        from scipy.linalg import sqrtm
+        from ..image_metrics import frechet_distance
 
         if "law" not in self._references:
             before = self.evaluations
@@ -398,12 +398,10 @@ class TrajectoryProxy:
             self._reference_evaluations += self.evaluations - before
         gen = torch.Generator().manual_seed(self.seed + 3)
         out = self._batched_run(sampler, torch.as_tensor(sigmas).to(self.dtype), gen)
-        a = out.double().reshape(len(out), -1).numpy()
-        b = self._references["law"].double().reshape(len(out), -1).numpy()
-        ca, cb = np.cov(a, rowvar=False, ddof=1), np.cov(b, rowvar=False, ddof=1)
-        root = np.real(sqrtm(np.atleast_2d(ca) @ np.atleast_2d(cb)))
-        value = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root)
-        return float(max(value, 0.0))
+        reference = self._references["law"]
+        return frechet_distance(
+            out.double().reshape(len(out), -1), reference.double().reshape(len(reference), -1)
+        )
 
     def _law_starts(self) -> torch.Tensor:
         """The initial noise of :meth:`law_error` (the same for every grid and the reference)."""
