@@ -481,6 +481,8 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
 
     assert chosen.split(" + ")[0] in {*SCHEDULES, *LOSS_SCHEDULES}
     assert row["nfe"] <= 8
+    grid = row["config"].pop("optimize_sigmas")  # the grid that ran, rerunnable from the row
+    assert len(grid) == row["steps"] + 1 and grid[-1] == 0.0 and grid == sorted(grid)[::-1]
     cost = {k: v for k, v in row["config"].items() if k.startswith("optimize_")}
     assert "surrogate" in cost["optimize_proxy"] and cost["optimize_seconds"] > 0
     for heuristic in ("karras", "log-snr", "cosine"):
@@ -493,6 +495,7 @@ def test_optimize_schedule_is_the_recommended_grid_for_the_cells_sampler(tmp_pat
     monkeypatch.setattr("scorelab.grids.optimize_grid", no_rebuild)
     again = cell("optimize", error=0.1)
     assert again["config"]["chosen_schedule"] == chosen and again["steps"] == row["steps"]
+    assert again["config"].pop("optimize_sigmas") == grid
     assert {k: again["config"][k] for k in cost} == cost  # the first build's cost, read back
     monkeypatch.undo()
     monkeypatch.setenv("SCORELAB_SMOKE", "1")  # seconds-sized curves and proxies for the atoms

@@ -231,7 +231,8 @@ def _optimized_grid(
 
 def _plan(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> tuple[Plan, dict]:
     """The method's plan for the cell's budget and schedule, and what to add to the row's
-    config (the schedule ``optimize`` chose, its proxy and that proxy's cost)."""
+    config (the schedule ``optimize`` chose, the σ grid that ran, its proxy and that proxy's
+    cost)."""
     method = get_method(cell.method)
     lo, hi = sigma_range(cell)
     if cell.schedule == OPTIMIZE:
@@ -240,7 +241,8 @@ def _plan(cell: Cell, cache_dir: str | None = None, effort: str = "full") -> tup
         k = method.steps_within(cell.nfe_budget)
         chosen, sigmas, cost = _optimized_grid(cell, k, cache_dir, effort)
         plan = Plan(k, k + 1, sigmas.to(torch.float32), OPTIMIZE)
-        return plan, {"chosen_schedule": chosen, **cost}
+        grid = [float(s) for s in plan.sigmas]  # the σ that ran: the row can be rerun or exported
+        return plan, {"chosen_schedule": chosen, "optimize_sigmas": grid, **cost}
     plan = method.plan(
         cell.nfe_budget,
         cell.schedule,
