@@ -195,8 +195,9 @@ class _BlurRewardingProxy:
         error = 0.5 / (1 + 10 * last) + 1e-3 * float(sigmas[1])  # later denoise: lower error
         return np.full(self.num_samples, error), 1.0
 
-    def per_sample_errors(self, sampler, sigmas):
-        return self.measure(sampler, sigmas)[0]
+    def per_sample_errors(self, sampler, sigmas, rows=None):
+        errors = self.measure(sampler, sigmas)[0]
+        return errors if rows is None else errors[rows]
 
     def law_error(self, sampler, sigmas):
         last = float(sigmas[sigmas > 0][-1])
@@ -416,6 +417,26 @@ def test_baseline_grids_kl_optimal_and_beta():
     assert b[0] == HI and b[-1] == LO and np.all(np.diff(b) < 0)
     t_steps = np.diff(np.log(b))
     assert abs(t_steps[0]) < abs(t_steps[3]) and abs(t_steps[-1]) > abs(t_steps[3])
+
+
+def test_errors_on_a_subset_of_noises_run_only_those_noises():
+    """``per_sample_errors(rows=...)``, what ``optimize``'s refinement fits on: the same values
+    as the full run's rows, at the subset's cost for an ODE sampler (a pathwise SDE sampler runs
+    every noise, its Brownian rows shared, and is indexed)."""
+    target = GaussianMixture([0.4, 0.6], [[-1.0, 0.0], [1.0, 0.5]], 0.1)
+    grid = karras(6, LO, HI, final_zero=True)
+    for sampler, stochastic in (("dpmpp_2m", "law"), ("ddpm", "pathwise")):
+        proxy = TrajectoryProxy(
+            target, (2,), LO, HI, num_samples=16, reference_steps=64, stochastic=stochastic
+        )
+        whole = proxy.per_sample_errors(sampler, grid)
+        even = np.arange(16) % 2 == 0
+        before = proxy.evaluations
+        part = proxy.per_sample_errors(sampler, grid, rows=even)
+        assert np.array_equal(part, whole[even])
+        spent = proxy.evaluations - before
+        nfe = SAMPLERS[sampler].nfe(proxy.prepare(sampler, grid))
+        assert spent == (8 if sampler == "dpmpp_2m" else 16) * nfe
 
 
 def test_sde_samplers_are_measured_by_law_or_pathwise():

@@ -424,7 +424,7 @@ def _refine_choice(
         fit_rows = np.arange(proxy.num_samples) % 2 == 0
 
         def objective(grid: torch.Tensor) -> float:
-            return float((proxy.per_sample_errors(sampler, grid) ** 2)[fit_rows].mean())
+            return float((proxy.per_sample_errors(sampler, grid, rows=fit_rows) ** 2).mean())
 
     else:
 

@@ -145,8 +145,15 @@ class TrajectoryProxy:
 
         return call
 
-    def _run(self, sampler: str, sigmas: torch.Tensor) -> torch.Tensor:
+    def _run(self, sampler: str, sigmas: torch.Tensor, rows=None) -> torch.Tensor:
+        """The sampler's outputs from the proxy's noises; with ``rows`` (indices) an ODE sampler
+        runs those noises alone (a deterministic path does not depend on the rest of its batch)."""
         spec = SAMPLERS[sampler]
+        if rows is not None and not spec.stochastic:
+            starts = self.x_start[torch.as_tensor(rows)]
+            return torch.cat(
+                [spec(self._counted(), x.clone(), sigmas) for x in starts.split(self.batch_size)]
+            )
         outs = []
         for lo in range(0, self.num_samples, self.batch_size):
             hi = min(lo + self.batch_size, self.num_samples)
@@ -156,7 +163,8 @@ class TrajectoryProxy:
                     outs.append(spec(self._counted(), x, sigmas))
             else:
                 outs.append(spec(self._counted(), x, sigmas))
-        return torch.cat(outs)
+        out = torch.cat(outs)
+        return out if rows is None else out[torch.as_tensor(rows)]
 
     def _noise_rows(self, lo: int, hi: int) -> BrownianNoise:
         if self._brownian is None:
@@ -427,9 +435,17 @@ class TrajectoryProxy:
             + (f", Fréchet on {self.law_samples} samples)" if self.stochastic == "law" else ")")
         )
 
-    def per_sample_errors(self, sampler: str, sigmas) -> np.ndarray:
-        """Per-sample RMSE (for a spread across the noises)."""
-        return self.measure(sampler, sigmas)[0]
+    def per_sample_errors(self, sampler: str, sigmas, rows=None) -> np.ndarray:
+        """Per-sample RMSE (for a spread across the noises); with ``rows`` (a boolean mask or
+        indices of the proxy's noises) those samples' alone, and an ODE sampler spends model
+        calls on those noises only (``optimize`` refines a grid on half of them)."""
+        if rows is None:
+            return self.measure(sampler, sigmas)[0]
+        rows = np.arange(self.num_samples)[rows]
+        s = self.prepare(sampler, sigmas)
+        out = self._run(sampler, s.to(self.dtype), rows).double()
+        d = out - self.reference(sampler)[torch.as_tensor(rows)].double()
+        return d.reshape(d.shape[0], -1).square().mean(1).sqrt().numpy()
 
     @property
     def images(self) -> bool:
