@@ -454,6 +454,9 @@ def test_sde_samplers_are_measured_by_law_or_pathwise():
     assert path.is_paired("ddpm")
     snapped = path.prepare("ddpm", karras(5, LO, HI, final_zero=True))
     assert all(float(s) in set(path.levels.tolist()) for s in snapped)
+    # outputs that overflowed (a grid the sampler diverges on) rank last, without an error
+    law._batched_run = lambda sampler, sigmas, generator: torch.full((32, 2), math.inf)
+    assert law.law_error("ddpm", karras(3, LO, HI, final_zero=True)) == math.inf
 
 
 def test_a_refinement_that_wins_only_on_its_own_random_numbers_is_not_kept():

@@ -406,6 +406,8 @@ class TrajectoryProxy:
             self._reference_evaluations += self.evaluations - before
         gen = torch.Generator().manual_seed(self.seed + 3)
         out = self._batched_run(sampler, torch.as_tensor(sigmas).to(self.dtype), gen)
+        if not torch.isfinite(out).all():  # a grid the sampler diverges on is never chosen
+            return math.inf
         reference = self._references["law"]
         return frechet_distance(
             out.double().reshape(len(out), -1), reference.double().reshape(len(reference), -1)
