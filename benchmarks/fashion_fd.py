@@ -172,7 +172,7 @@ def summary(rows: list[dict]) -> str:
         "| NFE | best scorelab | FD ± sd | best peer | FD ± sd | ratio | separated (> 2 sd) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for nfe in NFES:
+    for nfe in sorted({r["nfe"] for r in rows}):
         mine = [r for r in rows if r["side"] == "scorelab" and r["nfe"] == nfe]
         peer = [r for r in rows if r["side"] != "scorelab" and r["nfe"] == nfe]
         if not mine or not peer:
@@ -188,24 +188,34 @@ def summary(rows: list[dict]) -> str:
 
 
 def merged_with_csv(path: Path, run, how: str, n: int) -> tuple[list[dict], str]:
-    """``run()``'s rows (the ``optimize`` cells) in place of the ``optimize`` rows of the CSV at
-    ``path``, its other rows kept; the CSV is rewritten and the run facts say which is which."""
+    """``run()``'s rows (``optimize`` cells) in place of the CSV's ``optimize`` rows at the same
+    NFE, its other rows kept; the CSV at ``path`` is rewritten and the run facts say which
+    rows are from which run."""
     import csv
 
     if not path.is_file():
         raise SystemExit(f"--optimize-only keeps the other rows of {path}, which does not exist")
     with path.open() as fh:
-        kept = [r for r in csv.DictReader(fh) if r["grid"] != "optimize"]
-    sizes = {int(r["n"]) for r in kept}
+        old = list(csv.DictReader(fh))
+    sizes = {int(r["n"]) for r in old}
     if sizes != {n}:
         raise SystemExit(f"{path} holds cells of {sorted(sizes)} samples; --samples is {n}")
     t0 = time.perf_counter()
     new = run()
+    rerun = sorted({int(r["nfe"]) for r in new})
+    kept = [r for r in old if r["grid"] != "optimize" or int(r["nfe"]) not in rerun]
     rows = kept + new
     write_rows(path, [{key: r[key] for key in new[0]} for r in rows])
+    older = sorted({int(r["nfe"]) for r in kept if r["grid"] == "optimize"})
     facts = (
-        f"the optimize rows rerun with --optimize-only in {time.perf_counter() - t0:.0f} s on a "
-        f"{how}, the other rows from the previous full run (their code is unchanged)"
+        f"the optimize rows at NFE {', '.join(map(str, rerun))} rerun with --optimize-only in "
+        f"{time.perf_counter() - t0:.0f} s on a {how}, the other rows from the previous full run "
+        "(their code is unchanged)"
+        + (
+            f"; the optimize rows at NFE {', '.join(map(str, older))} are from that run"
+            if older
+            else ""
+        )
     )
     return rows, facts
 
