@@ -437,17 +437,22 @@ class TrajectoryProxy:
             + (f", Fréchet on {self.law_samples} samples)" if self.stochastic == "law" else ")")
         )
 
+    def _outputs(self, sampler: str, sigmas, rows=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sampler's outputs on ``sigmas`` and the converged solutions they are compared
+        with, float64; with ``rows`` those noises' alone (:meth:`_run`)."""
+        s = self.prepare(sampler, sigmas)
+        out, ref = self._run(sampler, s.to(self.dtype), rows), self.reference(sampler)
+        if rows is not None:
+            ref = ref[torch.as_tensor(rows)]
+        return out.double(), ref.double()
+
     def per_sample_errors(self, sampler: str, sigmas, rows=None) -> np.ndarray:
         """Per-sample RMSE (for a spread across the noises); with ``rows`` (a boolean mask or
         indices of the proxy's noises) those samples' alone, and an ODE sampler spends model
         calls on those noises only (``optimize`` refines a grid on half of them)."""
-        if rows is None:
-            return self.measure(sampler, sigmas)[0]
-        rows = np.arange(self.num_samples)[rows]
-        s = self.prepare(sampler, sigmas)
-        out = self._run(sampler, s.to(self.dtype), rows).double()
-        d = out - self.reference(sampler)[torch.as_tensor(rows)].double()
-        return d.reshape(d.shape[0], -1).square().mean(1).sqrt().numpy()
+        if rows is not None:
+            rows = np.arange(self.num_samples)[rows]
+        return _per_sample_rmse(*self._outputs(sampler, sigmas, rows))
 
     @property
     def images(self) -> bool:
@@ -461,11 +466,13 @@ class TrajectoryProxy:
         converged solutions'. RMSE rewards blur — a final denoise from a large σ returns a
         posterior mean, the least-squares guess of unresolved detail — and the detail ratio
         (1 = as sharp, below = blurred) is what shows it."""
-        s = self.prepare(sampler, sigmas)
-        out, ref = self._run(sampler, s.to(self.dtype)).double(), self.reference(sampler).double()
-        d = out - ref
-        errors = d.reshape(d.shape[0], -1).square().mean(1).sqrt().numpy()
-        return errors, (detail_ratio(out, ref) if self.images else None)
+        out, ref = self._outputs(sampler, sigmas)
+        return _per_sample_rmse(out, ref), (detail_ratio(out, ref) if self.images else None)
+
+
+def _per_sample_rmse(out: torch.Tensor, ref: torch.Tensor) -> np.ndarray:
+    """Each sample's RMSE over its coordinates."""
+    return (out - ref).reshape(out.shape[0], -1).square().mean(1).sqrt().numpy()
 
 
 # --- a mixture surrogate fitted to data samples ------------------------------------------------
